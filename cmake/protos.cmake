@@ -61,3 +61,29 @@ add_library(oq_proto ${OQ_PROTO_SRCS})
 add_library(orderquery::proto ALIAS oq_proto)
 target_include_directories(oq_proto PUBLIC $<BUILD_INTERFACE:${OQ_PROTO_OUT_DIR}>)
 target_link_libraries(oq_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)
+
+# Client-side stubs for the standard gRPC services (grpc.health.v1, grpc.reflection.v1alpha), for
+# oqctl and tests. Debian ships the protos with the Go gRPC sources. The server must NOT link
+# this target: libgrpc++_reflection carries its own copy of the reflection descriptors.
+set(OQ_GRPC_GO_DIR /usr/share/gocode/src/google.golang.org/grpc)
+find_path(OQ_HEALTH_PROTO_DIR grpc/health/v1/health.proto
+  PATHS ${OQ_GRPC_GO_DIR}/debian/missing-sources/grpc/grpc-proto/master NO_DEFAULT_PATH REQUIRED)
+find_path(OQ_REFLECTION_PROTO_DIR grpc_reflection_v1alpha/reflection.proto
+  PATHS ${OQ_GRPC_GO_DIR}/reflection NO_DEFAULT_PATH REQUIRED)
+set(OQ_STD_PROTO_SRCS)
+foreach(pair "${OQ_HEALTH_PROTO_DIR}|grpc/health/v1/health" "${OQ_REFLECTION_PROTO_DIR}|grpc_reflection_v1alpha/reflection")
+  string(REPLACE "|" ";" parts "${pair}")
+  list(GET parts 0 dir)
+  list(GET parts 1 base)
+  add_custom_command(
+    OUTPUT ${OQ_PROTO_OUT_DIR}/${base}.pb.cc ${OQ_PROTO_OUT_DIR}/${base}.grpc.pb.cc
+           ${OQ_PROTO_OUT_DIR}/${base}.pb.h ${OQ_PROTO_OUT_DIR}/${base}.grpc.pb.h
+    COMMAND ${OQ_PROTOC} -I${dir} --cpp_out=${OQ_PROTO_OUT_DIR} --grpc_out=${OQ_PROTO_OUT_DIR}
+            --plugin=protoc-gen-grpc=${OQ_GRPC_CPP_PLUGIN} ${dir}/${base}.proto
+    DEPENDS ${dir}/${base}.proto
+    COMMENT "protoc ${base}.proto")
+  list(APPEND OQ_STD_PROTO_SRCS ${OQ_PROTO_OUT_DIR}/${base}.pb.cc ${OQ_PROTO_OUT_DIR}/${base}.grpc.pb.cc)
+endforeach()
+add_library(oq_grpc_std_proto ${OQ_STD_PROTO_SRCS})
+target_include_directories(oq_grpc_std_proto PUBLIC $<BUILD_INTERFACE:${OQ_PROTO_OUT_DIR}>)
+target_link_libraries(oq_grpc_std_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)

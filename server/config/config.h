@@ -1,0 +1,105 @@
+// orderqueryd configuration: one JSON file, every key overridable by an environment variable
+// ORDERQUERY_<KEY> (dots and the key's own underscores become '_', upper-cased), secrets
+// included. Validated at start: the first bad key is reported in one line naming it.
+#ifndef ORDERQUERY_SERVER_CONFIG_CONFIG_H_
+#define ORDERQUERY_SERVER_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace orderquery::config {
+
+struct TlsConfig {
+  std::string cert_file;       // server certificate chain (PEM); empty = plaintext
+  std::string key_file;        // its private key (PEM)
+  std::string client_ca_file;  // set = mTLS: clients must present a cert signed by this CA
+};
+
+struct DbConfig {
+  std::string host = "127.0.0.1";
+  int port = 3306;
+  std::string user = "orderquery";
+  std::string password;  // secret
+  std::string database = "orderquery";
+  std::string socket;  // unix socket path; empty = TCP
+  int pool_size = 8;
+  int acquire_timeout_ms = 2000;
+  int connect_timeout_ms = 3000;
+  int startup_timeout_ms = 15000;  // how long start-up waits for the DB before giving up
+};
+
+struct UpstreamConfig {
+  int connect_timeout_ms = 2000;
+  int request_timeout_ms = 5000;
+  std::string ca_file;  // empty = system CAs
+  std::string proxy;
+  int max_attempts = 3;
+  int initial_backoff_ms = 100;
+  int max_backoff_ms = 1000;
+  int max_inflight_per_merchant = 64;
+};
+
+// A WeChat Pay merchant: which official-account AppIDs it serves and its credentials.
+struct WechatMerchantConfig {
+  std::string name;
+  std::vector<std::string> appids;
+  std::string mode = "direct";  // direct | partner
+  std::string mchid;            // direct: the merchant; partner: the service provider (sp_mchid)
+  std::string sub_mchid;        // partner mode: default sub-merchant
+  std::string serial_no;        // merchant API certificate serial
+  std::string private_key_file;
+  std::string private_key_pem;  // secret; alternative to the file (e.g. from a Secret via env)
+  std::string public_key_id;    // public-key mode: PUB_KEY_ID_...
+  std::string public_key_file;
+  std::vector<std::string> platform_cert_files;  // certificate mode (several during rotation)
+  std::string base_url = "https://api.mch.weixin.qq.com";
+};
+
+// A merchant of the aggregated-payment trade API (seed 001).
+struct TradeMerchantConfig {
+  std::string name;
+  std::string base_url;
+  std::string mch_id;
+  std::string app_id;
+  std::string key;  // secret signing key
+  std::string key_file;
+  std::string sign_type = "MD5";  // MD5 | HMAC-SHA256
+};
+
+struct Config {
+  std::string listen = "127.0.0.1:50051";
+  bool reflection = true;
+  std::string log_level = "info";
+  int shutdown_grace_ms = 10000;
+  int workers = 0;  // 0 = db.pool_size
+  int max_queue = 1024;
+  int health_interval_ms = 1000;
+  TlsConfig tls;
+  DbConfig db;
+  UpstreamConfig upstream;
+  int recharge_refresh_interval_ms = 2000;
+  int trade_refresh_interval_ms = 2000;
+  std::map<std::string, WechatMerchantConfig> wechat_merchants;
+  std::map<std::string, TradeMerchantConfig> trade_merchants;
+  std::string default_trade_merchant;
+};
+
+using Env = std::map<std::string, std::string>;
+
+// Reads the JSON file at `path` (may be empty: defaults + env only), applies env overrides and
+// validates. Errors are INVALID_ARGUMENT with one line "KEY (ENV_NAME): why".
+absl::StatusOr<Config> Load(const std::string& path, const Env& env);
+// The process environment as an Env.
+Env ProcessEnv();
+// The list of keys with their env names, defaults and meaning, for --help.
+std::string KeysHelp();
+// Environment variable name of a key, e.g. "db.pool_size" -> "ORDERQUERY_DB_POOL_SIZE".
+std::string EnvName(const std::string& key);
+
+}  // namespace orderquery::config
+
+#endif  // ORDERQUERY_SERVER_CONFIG_CONFIG_H_

@@ -1,0 +1,60 @@
+// What a WeChat answer means for a recharge order (seed 000): the answer code and message,
+// the state change to record, and whether the balance may be credited. Pure; no I/O.
+#ifndef ORDERQUERY_SERVER_DOMAIN_RECHARGE_POLICY_H_
+#define ORDERQUERY_SERVER_DOMAIN_RECHARGE_POLICY_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "server/domain/recharge.h"
+
+namespace orderquery::domain {
+
+// Seed 000's answer codes.
+enum class ResultCode : int {
+  kSuccess = 0,
+  kRefund = 2041,
+  kNotPay = 2042,
+  kClosed = 2043,
+  kRevoked = 2044,
+  kUserPaying = 2045,
+  kPayError = 2046,
+  kOrderNotExist = 2047,
+  kUnknown = 2048,
+};
+
+// The seed's message for a code, e.g. 2042 -> "订单未支付".
+const char* ResultMessage(ResultCode code);
+// The code a stored state answers with (final states are answered from the database).
+ResultCode CodeForState(RechargeState s);
+
+// The part of a verified WeChat transaction reply the decision needs.
+struct UpstreamTransaction {
+  std::string out_trade_no;
+  std::string trade_state;  // SUCCESS REFUND NOTPAY CLOSED REVOKED USERPAYING PAYERROR ...
+  std::string appid;        // appid (direct) or sp_appid/sub_appid as configured
+  std::string mchid;        // mchid (direct) or sp_mchid (partner)
+  std::string sub_mchid;    // partner mode
+  int64_t total_fen = 0;    // amount.total
+  std::string transaction_id;
+  std::optional<absl::Time> success_time;
+};
+
+struct Decision {
+  ResultCode code = ResultCode::kUnknown;
+  // The change to apply; nullopt = leave the order as it is.
+  std::optional<StateChange> change;
+  // Set when a paid reply failed a crediting check: logged at error level, nothing credited.
+  std::string mismatch;
+};
+
+// Decides for `order` (owned by the caller's user and appid) given WeChat's verified reply.
+// Credit only when WeChat says SUCCESS, the paid total equals the order amount, the reply is
+// for this order and the mchid/appid match what the order was placed with.
+Decision Decide(const RechargeOrder& order, const UpstreamTransaction& tx);
+
+}  // namespace orderquery::domain
+
+#endif  // ORDERQUERY_SERVER_DOMAIN_RECHARGE_POLICY_H_

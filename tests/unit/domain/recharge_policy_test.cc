@@ -1,0 +1,144 @@
+#include "server/domain/recharge_policy.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace orderquery::domain {
+namespace {
+
+RechargeOrder Order() {
+  RechargeOrder o;
+  o.order_no = "30037620190603135446976217590065";
+  o.user_id = 7;
+  o.appid = "wxd678efh567hg6787";
+  o.mchid = "1230000109";
+  o.amount_fen = 1000;
+  o.state = RechargeState::kNotPay;
+  return o;
+}
+
+UpstreamTransaction Reply(const std::string& state) {
+  UpstreamTransaction t;
+  t.out_trade_no = "30037620190603135446976217590065";
+  t.trade_state = state;
+  t.appid = "wxd678efh567hg6787";
+  t.mchid = "1230000109";
+  t.total_fen = 1000;
+  t.transaction_id = state == "SUCCESS" ? "4200000001201906031234567890" : "";
+  return t;
+}
+
+struct Row {
+  std::string trade_state;
+  int code;
+  const char* msg;
+  bool changes;
+  bool credit;
+};
+
+// Seed 000's table, row by row.
+TEST(DecideTest, EveryTradeStateMapsToTheSeedCode) {
+  const Row rows[] = {
+      {"SUCCESS", 0, "订单支付成功", true, true},
+      {"REFUND", 2041, "订单转入退款", true, false},
+      {"NOTPAY", 2042, "订单未支付", false, false},
+      {"CLOSED", 2043, "订单已关闭", true, false},
+      {"REVOKED", 2044, "订单已撤销(付款码支付)", true, false},
+      {"USERPAYING", 2045, "用户支付中(付款码支付)", true, false},
+      {"PAYERROR", 2046, "订单支付失败(其他原因,如银行返回失败)", true, false},
+      {"ACCEPT", 2048, "订单未知状态", false, false},
+      {"", 2048, "订单未知状态", false, false},
+  };
+  for (const auto& r : rows) {
+    Decision d = Decide(Order(), Reply(r.trade_state));
+    EXPECT_EQ(static_cast<int>(d.code), r.code) << r.trade_state;
+    EXPECT_STREQ(ResultMessage(d.code), r.msg) << r.trade_state;
+    EXPECT_EQ(d.change.has_value(), r.changes) << r.trade_state;
+    if (d.change) {
+      EXPECT_EQ(d.change->credit, r.credit) << r.trade_state;
+      EXPECT_EQ(RechargeStateName(d.change->to), r.trade_state);
+      EXPECT_EQ(d.change->reason, "wechat trade_state " + r.trade_state);
+    }
+    EXPECT_TRUE(d.mismatch.empty());
+  }
+  EXPECT_STREQ(ResultMessage(ResultCode::kOrderNotExist), "订单不存在");
+}
+
+TEST(DecideTest, PaidReplyThatFailsAChecksCreditsNothing) {
+  struct Case {
+    const char* name;
+    void (*mutate)(UpstreamTransaction*);
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"amount", [](UpstreamTransaction* t) { t->total_fen = 999; }, "paid total 999 fen differs from order amount 1000 fen"},
+      {"mchid", [](UpstreamTransaction* t) { t->mchid = "1999999999"; }, "reply mchid 1999999999"},
+      {"appid", [](UpstreamTransaction* t) { t->appid = "wxother"; }, "reply appid wxother"},
+      {"order", [](UpstreamTransaction* t) { t->out_trade_no = "OTHER"; }, "reply is for out_trade_no OTHER"},
+      {"txid", [](UpstreamTransaction* t) { t->transaction_id.clear(); }, "no transaction_id"},
+  };
+  for (const auto& c : cases) {
+    UpstreamTransaction t = Reply("SUCCESS");
+    c.mutate(&t);
+    Decision d = Decide(Order(), t);
+    EXPECT_EQ(d.code, ResultCode::kUnknown) << c.name;
+    EXPECT_FALSE(d.change.has_value()) << c.name;
+    EXPECT_NE(d.mismatch.find(c.expect), std::string::npos) << c.name << ": " << d.mismatch;
+  }
+}
+
+TEST(DecideTest, PartnerOrderChecksSubMchid) {
+  RechargeOrder o = Order();
+  o.sub_mchid = "1900000109";
+  UpstreamTransaction t = Reply("SUCCESS");
+  t.sub_mchid = "1900000999";
+  Decision d = Decide(o, t);
+  EXPECT_EQ(d.code, ResultCode::kUnknown);
+  EXPECT_FALSE(d.change.has_value());
+  t.sub_mchid = "1900000109";
+  d = Decide(o, t);
+  EXPECT_EQ(d.code, ResultCode::kSuccess);
+  ASSERT_TRUE(d.change.has_value());
+  EXPECT_TRUE(d.change->credit);
+}
+
+TEST(DecideTest, SameStateAgainChangesNothing) {
+  RechargeOrder o = Order();
+  o.state = RechargeState::kUserPaying;
+  Decision d = Decide(o, Reply("USERPAYING"));
+  EXPECT_EQ(d.code, ResultCode::kUserPaying);
+  EXPECT_FALSE(d.change.has_value());
+  o.state = RechargeState::kSuccess;
+  o.credited = true;
+  d = Decide(o, Reply("SUCCESS"));
+  EXPECT_EQ(d.code, ResultCode::kSuccess);
+  EXPECT_FALSE(d.change.has_value());
+}
+
+TEST(DecideTest, RefundAfterCreditIsRecordedWithoutCredit) {
+  RechargeOrder o = Order();
+  o.state = RechargeState::kSuccess;
+  o.credited = true;
+  Decision d = Decide(o, Reply("REFUND"));
+  EXPECT_EQ(d.code, ResultCode::kRefund);
+  ASSERT_TRUE(d.change.has_value());
+  EXPECT_FALSE(d.change->credit);
+}
+
+TEST(StatesTest, FinalStatesAndNames) {
+  EXPECT_TRUE(IsFinal(RechargeState::kSuccess));
+  EXPECT_TRUE(IsFinal(RechargeState::kClosed));
+  EXPECT_TRUE(IsFinal(RechargeState::kRevoked));
+  EXPECT_TRUE(IsFinal(RechargeState::kPayError));
+  EXPECT_TRUE(IsFinal(RechargeState::kRefund));
+  EXPECT_FALSE(IsFinal(RechargeState::kNotPay));
+  EXPECT_FALSE(IsFinal(RechargeState::kUserPaying));
+  RechargeState s;
+  EXPECT_TRUE(ParseRechargeState("PAYERROR", &s));
+  EXPECT_EQ(s, RechargeState::kPayError);
+  EXPECT_FALSE(ParseRechargeState("paid", &s));
+}
+
+}  // namespace
+}  // namespace orderquery::domain
