@@ -1,0 +1,80 @@
+// QueryRechargeOrder's flow (seed 000): validate -> resolve the token -> load the order (it must
+// be this user's and this appid's) -> final or recently asked: answer from the database ->
+// else ask WeChat (one request per order at a time) -> log the query -> decide -> apply in one
+// transaction -> answer. Blocking storage work runs on the executor; the upstream call is
+// asynchronous, so a slow WeChat holds no thread.
+#ifndef ORDERQUERY_SERVER_USECASE_RECHARGE_QUERY_H_
+#define ORDERQUERY_SERVER_USECASE_RECHARGE_QUERY_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/common/executor.h"
+#include "server/domain/recharge.h"
+#include "server/domain/recharge_policy.h"
+#include "server/usecase/coalescer.h"
+
+namespace orderquery::usecase {
+
+// Asks the payment provider for an order's transaction. Failure statuses follow
+// payment/wechat/errors.h: NOT_FOUND = the provider does not know the order; others are
+// failures (RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED, ...).
+class TransactionQuerier {
+ public:
+  virtual ~TransactionQuerier() = default;
+  virtual void Query(const domain::RechargeOrder& order, absl::Time deadline,
+                     std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) = 0;
+  // The provider's error code behind a failure, for the query log ("" when none).
+  virtual std::string ErrorCode(const absl::Status& status) const = 0;
+};
+
+struct RechargeQueryRequest {
+  std::string appid;
+  std::string token;
+  std::string order_no;
+  bool force_refresh = false;
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+struct RechargeQueryResult {
+  domain::ResultCode code = domain::ResultCode::kUnknown;
+  std::optional<domain::RechargeOrder> order;  // nullopt for 2047 when not this user's
+  int64_t balance_fen = 0;
+  bool asked_upstream = false;
+};
+
+class RechargeQuery {
+ public:
+  using Done = std::function<void(absl::StatusOr<RechargeQueryResult>)>;
+  using Clock = std::function<absl::Time()>;
+
+  RechargeQuery(domain::RechargeRepository* repo, TransactionQuerier* upstream,
+                BlockingExecutor* executor, absl::Duration refresh_interval,
+                Clock clock = [] { return absl::Now(); });
+
+  // `done` runs exactly once, on an executor thread (or inline for a rejected request).
+  void Run(RechargeQueryRequest req, Done done);
+
+ private:
+  struct Outcome;  // what one upstream query concluded, shared by coalesced callers
+  void AfterLoad(const RechargeQueryRequest& req, const domain::Session& session,
+                 const domain::RechargeOrder& order, Done done);
+  void OnUpstream(const domain::RechargeOrder& order, absl::Time started,
+                  absl::StatusOr<domain::UpstreamTransaction> reply);
+  absl::StatusOr<RechargeQueryResult> FromDatabase(const domain::RechargeOrder& order,
+                                                   domain::ResultCode code);
+
+  domain::RechargeRepository* repo_;
+  TransactionQuerier* upstream_;
+  BlockingExecutor* executor_;
+  absl::Duration refresh_interval_;
+  Clock clock_;
+  Coalescer<RechargeQueryResult> coalescer_;
+};
+
+}  // namespace orderquery::usecase
+
+#endif  // ORDERQUERY_SERVER_USECASE_RECHARGE_QUERY_H_
