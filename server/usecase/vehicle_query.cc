@@ -1,0 +1,71 @@
+#include "server/usecase/vehicle_query.h"
+
+#include <memory>
+#include <utility>
+
+#include "server/common/log.h"
+#include "server/common/validation.h"
+
+namespace orderquery::usecase {
+
+VehicleQuery::VehicleQuery(domain::VehicleRepository* repo, VehicleQuerier* upstream,
+                           BlockingExecutor* executor, Clock clock)
+    : repo_(repo), upstream_(upstream), executor_(executor), clock_(std::move(clock)) {}
+
+void VehicleQuery::Run(VehicleQueryRequest req, Done done) {
+  if (absl::Status s = ValidateOutTradeNo(req.out_trade_no); !s.ok()) return done(s);
+  if (absl::Status s = ValidateMchId(req.sub_mchid, "sub_mchid"); !s.ok()) return done(s);
+  auto task = [this, req, done]() {
+    if (!req.force_refresh) {
+      auto stored = repo_->Get(req.sub_mchid, req.out_trade_no);
+      if (!stored.ok()) return done(stored.status());
+      if (*stored && ((*stored)->trade_state == "SUCCESS" || (*stored)->trade_state == "REFUND")) {
+        return done(upstream_->Decode((*stored)->body_json));
+      }
+    }
+    const std::string key = req.sub_mchid + "/" + req.out_trade_no;
+    if (!coalescer_.Join(key, [done](const absl::StatusOr<v1::VehicleTransaction>& r) { done(r); })) {
+      return;
+    }
+    upstream_->Query(req.out_trade_no, req.sub_mchid, req.deadline,
+                     [this, key, req](absl::StatusOr<VehicleAnswer> reply) {
+                       auto shared = std::make_shared<absl::StatusOr<VehicleAnswer>>(std::move(reply));
+                       if (!executor_->TrySubmit([this, key, req, shared] {
+                             OnUpstream(key, req, std::move(*shared));
+                           })) {
+                         coalescer_.Complete(key, absl::ResourceExhaustedError(
+                                                      "orderqueryd is overloaded: work queue full, retry later"));
+                       }
+                     });
+  };
+  if (!executor_->TrySubmit(task)) {
+    done(absl::ResourceExhaustedError("orderqueryd is overloaded: work queue full, retry later"));
+  }
+}
+
+void VehicleQuery::OnUpstream(const std::string& key, const VehicleQueryRequest& req,
+                              absl::StatusOr<VehicleAnswer> reply) {
+  if (!reply.ok()) {
+    log::Warn("vehicle_upstream_failed", {{"out_trade_no", req.out_trade_no},
+                                          {"sub_mchid", req.sub_mchid},
+                                          {"error", reply.status().ToString()}});
+    coalescer_.Complete(key, reply.status());
+    return;
+  }
+  domain::VehicleSnapshot snap;
+  snap.sub_mchid = req.sub_mchid;
+  snap.out_trade_no = req.out_trade_no;
+  snap.trade_state = v1::VehicleTransaction::TradeState_Name(reply->transaction.trade_state());
+  snap.transaction_id = reply->transaction.transaction_id();
+  snap.total_fen = reply->transaction.amount().total();
+  snap.body_json = reply->body_json;
+  snap.fetched_at = clock_();
+  if (absl::Status s = repo_->Upsert(snap); !s.ok()) {
+    // The verified answer is still right; WeChat keeps the truth for the next ask.
+    log::Error("vehicle_snapshot_store_failed", {{"out_trade_no", req.out_trade_no},
+                                                 {"error", s.ToString()}});
+  }
+  coalescer_.Complete(key, reply->transaction);
+}
+
+}  // namespace orderquery::usecase
