@@ -1,0 +1,326 @@
+#include "storage/recharge_repository.h"
+
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/log.h"
+#include "storage/sha256.h"
+#include "storage/sql_util.h"
+
+namespace orderquery::storage {
+namespace {
+
+using internal::BindOptionalInt64;
+using internal::BindOptionalTime;
+using internal::BindString;
+using internal::BindTime;
+using internal::GetOptionalTime;
+using internal::GetString;
+using internal::GetTime;
+using internal::Query;
+using internal::TruncateUtf8;
+
+constexpr char kOrderColumns[] =
+    "order_no, user_id, appid, mchid, sub_mchid, amount, status, trade_state, transaction_id,"
+    " paid_at, credited, last_queried_at, created_at";
+
+const std::string kSelectOrder =
+    absl::StrCat("SELECT ", kOrderColumns, " FROM t_recharge_order WHERE order_no = ?");
+// The row lock every state change and credit of one order queues on.
+const std::string kSelectOrderForUpdate = absl::StrCat(kSelectOrder, " FOR UPDATE");
+
+constexpr char kSelectSession[] =
+    "SELECT user_id, appid, expires_at FROM t_user_session WHERE token_sha256 = ?";
+constexpr char kSelectBalance[] = "SELECT amount FROM t_user WHERE id = ?";
+constexpr char kSelectBalanceForUpdate[] = "SELECT amount FROM t_user WHERE id = ? FOR UPDATE";
+constexpr char kInsertQueryLog[] =
+    "INSERT INTO t_user_order_query_log (user_id, appid, order_no, trade_state, error_code,"
+    " error_message, latency_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))";
+// updated_at keeps meaning "the order changed", not "someone asked".
+constexpr char kTouchLastQueried[] =
+    "UPDATE t_recharge_order SET last_queried_at = ?, updated_at = updated_at"
+    " WHERE order_no = ?";
+constexpr char kUpdateOrder[] =
+    "UPDATE t_recharge_order SET status = ?, trade_state = ?, transaction_id = ?, paid_at = ?,"
+    " updated_at = UTC_TIMESTAMP(3) WHERE order_no = ?";
+constexpr char kInsertOrderLog[] =
+    "INSERT INTO t_recharge_order_log (order_no, from_status, to_status, reason, created_at)"
+    " VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3))";
+// The guard: only the caller that flips 0 -> 1 may credit.
+constexpr char kMarkCredited[] =
+    "UPDATE t_recharge_order SET credited = 1, updated_at = UTC_TIMESTAMP(3)"
+    " WHERE order_no = ? AND credited = 0";
+// Atomic in the database: never read, add in C++ and write back.
+constexpr char kAddToBalance[] = "UPDATE t_user SET amount = amount + ? WHERE id = ?";
+constexpr char kInsertAmountLog[] =
+    "INSERT INTO t_user_amount_log (user_id, order_no, entry_type, amount_before, delta,"
+    " amount_after, created_at) VALUES (?, ?, 'RECHARGE', ?, ?, ?, UTC_TIMESTAMP(3))";
+
+// Column sizes (characters) of the free-text columns we cut to.
+constexpr size_t kReasonMax = 512;
+constexpr size_t kQueryLogAppidMax = 32;
+constexpr size_t kQueryLogOrderNoMax = 64;
+constexpr size_t kQueryLogTradeStateMax = 32;
+constexpr size_t kQueryLogErrorCodeMax = 64;
+constexpr size_t kQueryLogErrorMessageMax = 512;
+
+domain::RechargeOrder ReadOrder(const sql::ResultSet& rs) {
+  domain::RechargeOrder o;
+  o.order_no = GetString(rs, 1);
+  o.user_id = rs.getInt64(2);
+  o.appid = GetString(rs, 3);
+  o.mchid = GetString(rs, 4);
+  o.sub_mchid = GetString(rs, 5);
+  o.amount_fen = rs.getInt64(6);
+  std::string status = GetString(rs, 7);
+  if (!domain::ParseRechargeState(status, &o.state)) {
+    throw internal::ValueError(
+        absl::StatusCode::kInternal,
+        absl::StrCat("order ", o.order_no, " has unknown status '", status, "'"));
+  }
+  o.trade_state = GetString(rs, 8);
+  o.transaction_id = GetString(rs, 9);
+  o.paid_at = GetOptionalTime(rs, 10);
+  o.credited = rs.getInt(11) != 0;
+  o.last_queried_at = GetOptionalTime(rs, 12);
+  o.created_at = GetTime(rs, 13);
+  return o;
+}
+
+// Reads one order on `c`; nullopt when there is none.
+std::optional<domain::RechargeOrder> FetchOrder(Connection& c, const std::string& sql,
+                                                absl::string_view order_no) {
+  sql::PreparedStatement& st = c.Prepare(sql);
+  BindString(st, 1, order_no);
+  std::unique_ptr<sql::ResultSet> rs = Query(st);
+  if (!rs->next()) return std::nullopt;
+  return ReadOrder(*rs);
+}
+
+absl::Status OrderNotFound(absl::string_view order_no) {
+  return absl::NotFoundError(absl::StrCat("recharge order '", order_no, "' not found"));
+}
+
+}  // namespace
+
+absl::StatusOr<domain::Session> MysqlRechargeRepository::ResolveToken(absl::string_view token,
+                                                                      absl::Time now) {
+  if (token.empty()) return absl::UnauthenticatedError("missing token");
+  const std::string digest = Sha256Hex(token);
+  std::optional<domain::Session> session;
+  absl::Status st = WithConnection(
+      *pool_,
+      [&](Connection& c) {
+        session.reset();
+        sql::PreparedStatement& q = c.Prepare(kSelectSession);
+        BindString(q, 1, digest);
+        std::unique_ptr<sql::ResultSet> rs = Query(q);
+        if (rs->next()) {
+          domain::Session s;
+          s.user_id = rs->getInt64(1);
+          s.appid = GetString(*rs, 2);
+          s.expires_at = GetTime(*rs, 3);
+          session = std::move(s);
+        }
+        return absl::OkStatus();
+      },
+      "resolve token");
+  if (!st.ok()) return st;
+  // Both answers are deliberately alike: a caller learns nothing about which tokens exist.
+  if (!session.has_value()) return absl::UnauthenticatedError("unknown or expired token");
+  if (session->expires_at <= now) {
+    log::Debug("storage.token_expired", {{"user_id", session->user_id}});
+    return absl::UnauthenticatedError("unknown or expired token");
+  }
+  return *std::move(session);
+}
+
+absl::StatusOr<domain::RechargeOrder> MysqlRechargeRepository::GetOrder(
+    absl::string_view order_no) {
+  std::optional<domain::RechargeOrder> order;
+  absl::Status st = WithConnection(
+      *pool_,
+      [&](Connection& c) {
+        order = FetchOrder(c, kSelectOrder, order_no);
+        return absl::OkStatus();
+      },
+      "get recharge order");
+  if (!st.ok()) return st;
+  if (!order.has_value()) return OrderNotFound(order_no);
+  return *std::move(order);
+}
+
+absl::StatusOr<int64_t> MysqlRechargeRepository::GetBalance(int64_t user_id) {
+  std::optional<int64_t> balance;
+  absl::Status st = WithConnection(
+      *pool_,
+      [&](Connection& c) {
+        balance.reset();
+        sql::PreparedStatement& q = c.Prepare(kSelectBalance);
+        q.setInt64(1, user_id);
+        std::unique_ptr<sql::ResultSet> rs = Query(q);
+        if (rs->next()) balance = rs->getInt64(1);
+        return absl::OkStatus();
+      },
+      "get balance");
+  if (!st.ok()) return st;
+  if (!balance.has_value())
+    return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));
+  return *balance;
+}
+
+absl::Status MysqlRechargeRepository::AppendQueryLog(const domain::QueryLogEntry& entry) {
+  // A transaction (not a bare insert) so that a dead pooled session is replaced safely: a bare
+  // insert that fails on a lost connection might or might not have been written.
+  return RunInTransaction(
+      *pool_,
+      [&](Connection& c) {
+        sql::PreparedStatement& ins = c.Prepare(kInsertQueryLog);
+        BindOptionalInt64(ins, 1, entry.user_id);
+        BindString(ins, 2, TruncateUtf8(entry.appid, kQueryLogAppidMax));
+        BindString(ins, 3, TruncateUtf8(entry.order_no, kQueryLogOrderNoMax));
+        BindString(ins, 4, TruncateUtf8(entry.trade_state, kQueryLogTradeStateMax));
+        BindString(ins, 5, TruncateUtf8(entry.error_code, kQueryLogErrorCodeMax));
+        BindString(ins, 6, TruncateUtf8(entry.error_message, kQueryLogErrorMessageMax));
+        ins.setInt64(7, entry.latency_ms);
+        ins.executeUpdate();
+        return absl::OkStatus();
+      },
+      internal::Txn("append query log"));
+}
+
+absl::Status MysqlRechargeRepository::TouchLastQueried(absl::string_view order_no, absl::Time at) {
+  return WithConnection(
+      *pool_,
+      [&](Connection& c) {
+        sql::PreparedStatement& up = c.Prepare(kTouchLastQueried);
+        BindTime(up, 1, at);
+        BindString(up, 2, order_no);
+        up.executeUpdate();
+        return absl::OkStatus();
+      },
+      "touch last queried");
+}
+
+absl::StatusOr<domain::ApplyResult> MysqlRechargeRepository::ApplyStateChange(
+    const domain::StateChange& change) {
+  if (change.credit && change.to != domain::RechargeState::kSuccess) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("order ", change.order_no, ": credit requested for state ",
+                     domain::RechargeStateName(change.to), "; only SUCCESS is credited"));
+  }
+  domain::ApplyResult result;
+  absl::Status st = RunInTransaction(
+      *pool_,
+      [&](Connection& c) -> absl::Status {
+        result = domain::ApplyResult{};  // the transaction may run again after a deadlock
+        std::optional<domain::RechargeOrder> locked =
+            FetchOrder(c, kSelectOrderForUpdate, change.order_no);
+        if (!locked.has_value()) return OrderNotFound(change.order_no);
+        const domain::RechargeOrder& before = *locked;
+
+        // Details WeChat reported replace ours when present; absent ones keep what we had.
+        const std::string trade_state =
+            change.trade_state.empty() ? before.trade_state : change.trade_state;
+        const std::string transaction_id =
+            change.transaction_id.empty() ? before.transaction_id : change.transaction_id;
+        const std::optional<absl::Time> paid_at =
+            change.paid_at.has_value()
+                ? std::optional<absl::Time>(internal::TruncateToMillis(*change.paid_at))
+                : before.paid_at;
+        const bool status_changes = before.state != change.to;
+        const bool details_change = trade_state != before.trade_state ||
+                                    transaction_id != before.transaction_id ||
+                                    paid_at != before.paid_at;
+        if (status_changes || details_change) {
+          sql::PreparedStatement& up = c.Prepare(kUpdateOrder);
+          BindString(up, 1, domain::RechargeStateName(change.to));
+          BindString(up, 2, trade_state);
+          BindString(up, 3, transaction_id);
+          BindOptionalTime(up, 4, paid_at);
+          BindString(up, 5, change.order_no);
+          up.executeUpdate();
+        }
+        if (status_changes) {
+          sql::PreparedStatement& ins = c.Prepare(kInsertOrderLog);
+          BindString(ins, 1, change.order_no);
+          BindString(ins, 2, domain::RechargeStateName(before.state));
+          BindString(ins, 3, domain::RechargeStateName(change.to));
+          BindString(ins, 4, TruncateUtf8(change.reason, kReasonMax));
+          ins.executeUpdate();
+          result.state_changed = true;
+        }
+
+        std::optional<int64_t> balance;
+        if (change.credit && !before.credited) {
+          sql::PreparedStatement& mark = c.Prepare(kMarkCredited);
+          BindString(mark, 1, change.order_no);
+          if (mark.executeUpdate() != 1) {
+            // Cannot happen while we hold the row lock; if it does, let the retry re-read.
+            return absl::AbortedError(
+                absl::StrCat("order ", change.order_no, " changed credited under our row lock"));
+          }
+          sql::PreparedStatement& add = c.Prepare(kAddToBalance);
+          add.setInt64(1, before.amount_fen);
+          add.setInt64(2, before.user_id);
+          if (add.executeUpdate() != 1) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("order ", change.order_no, " belongs to user ", before.user_id,
+                             ", who does not exist; nothing credited"));
+          }
+          sql::PreparedStatement& q = c.Prepare(kSelectBalanceForUpdate);
+          q.setInt64(1, before.user_id);
+          std::unique_ptr<sql::ResultSet> rs = Query(q);
+          if (!rs->next()) return absl::InternalError("user row vanished inside the transaction");
+          const int64_t after = rs->getInt64(1);
+          rs.reset();
+          // A duplicate (order_no, RECHARGE) here throws 1062 and rolls everything back.
+          sql::PreparedStatement& ledger = c.Prepare(kInsertAmountLog);
+          ledger.setInt64(1, before.user_id);
+          BindString(ledger, 2, change.order_no);
+          ledger.setInt64(3, after - before.amount_fen);
+          ledger.setInt64(4, before.amount_fen);
+          ledger.setInt64(5, after);
+          ledger.executeUpdate();
+          result.credited_now = true;
+          balance = after;
+        }
+
+        std::optional<domain::RechargeOrder> now =
+            FetchOrder(c, kSelectOrderForUpdate, change.order_no);
+        if (!now.has_value()) return absl::InternalError("order vanished inside the transaction");
+        result.order = *std::move(now);
+        if (!balance.has_value()) {
+          sql::PreparedStatement& q = c.Prepare(kSelectBalance);
+          q.setInt64(1, before.user_id);
+          std::unique_ptr<sql::ResultSet> rs = Query(q);
+          balance = rs->next() ? rs->getInt64(1) : 0;
+        }
+        result.balance_fen = *balance;
+        return absl::OkStatus();
+      },
+      internal::Txn("apply state change"));
+  if (!st.ok()) {
+    if (absl::IsAlreadyExists(st)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "order ", change.order_no,
+          " already has a RECHARGE ledger row but is not marked credited; nothing changed (",
+          st.message(), ")"));
+    }
+    return st;
+  }
+  if (result.credited_now) {
+    log::Info("storage.recharge_credited", {{"order_no", change.order_no},
+                                            {"user_id", result.order.user_id},
+                                            {"amount_fen", result.order.amount_fen},
+                                            {"balance_fen", result.balance_fen}});
+  }
+  return result;
+}
+
+}  // namespace orderquery::storage

@@ -1,0 +1,42 @@
+// domain::RechargeRepository over MySQL (seed 000's five tables plus t_user_session).
+#ifndef ORDERQUERY_STORAGE_RECHARGE_REPOSITORY_H_
+#define ORDERQUERY_STORAGE_RECHARGE_REPOSITORY_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/domain/recharge.h"
+#include "storage/mysql_pool.h"
+
+namespace orderquery::storage {
+
+// Thread-safe; the pool must outlive it. Besides the codes domain::RechargeRepository
+// documents, every method answers UNAVAILABLE when the database cannot be reached.
+class MysqlRechargeRepository : public domain::RechargeRepository {
+ public:
+  explicit MysqlRechargeRepository(ConnectionPool& pool) : pool_(&pool) {}
+
+  // Looks the token up by its SHA-256 (the token itself is never stored or logged).
+  absl::StatusOr<domain::Session> ResolveToken(absl::string_view token, absl::Time now) override;
+  absl::StatusOr<domain::RechargeOrder> GetOrder(absl::string_view order_no) override;
+  absl::StatusOr<int64_t> GetBalance(int64_t user_id) override;
+  // Over-long text fields are cut to their column size rather than failing the write.
+  absl::Status AppendQueryLog(const domain::QueryLogEntry& entry) override;
+  // OK also when the order does not exist (nothing to touch).
+  absl::Status TouchLastQueried(absl::string_view order_no, absl::Time at) override;
+  // As the interface says. Also: INVALID_ARGUMENT when change.credit is set for a state other
+  // than SUCCESS; FAILED_PRECONDITION when the order's user does not exist; ALREADY_EXISTS when
+  // a ledger row for the order exists although the order is not marked credited (nothing is
+  // changed then: the duplicate rolls the whole transaction back).
+  absl::StatusOr<domain::ApplyResult> ApplyStateChange(const domain::StateChange& change) override;
+
+ private:
+  ConnectionPool* pool_;
+};
+
+}  // namespace orderquery::storage
+
+#endif  // ORDERQUERY_STORAGE_RECHARGE_REPOSITORY_H_

@@ -1,0 +1,90 @@
+#include "storage/sql_util.h"
+
+#include <cppconn/datatype.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace orderquery::storage::internal {
+namespace {
+
+const absl::Time kMinDateTime =
+    absl::FromCivil(absl::CivilSecond(1000, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+const absl::Time kMaxDateTime =
+    absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone());
+
+}  // namespace
+
+std::string FormatDateTime(absl::Time t) {
+  if (t < kMinDateTime || t > kMaxDateTime) {
+    throw ValueError(absl::StatusCode::kInvalidArgument,
+                     absl::StrCat("time ", absl::FormatTime(t), " is outside DATETIME's range"));
+  }
+  // Truncate (not round) to milliseconds so that a stored value never lies in the future of
+  // the value it came from.
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E3S", TruncateToMillis(t), absl::UTCTimeZone());
+}
+
+absl::Time TruncateToMillis(absl::Time t) {
+  return absl::UnixEpoch() + absl::Floor(t - absl::UnixEpoch(), absl::Milliseconds(1));
+}
+
+absl::StatusOr<absl::Time> ParseDateTime(absl::string_view text) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime("%Y-%m-%d %H:%M:%E*S", text, absl::UTCTimeZone(), &t, &err)) {
+    return absl::InternalError(absl::StrCat("malformed DATETIME '", text, "': ", err));
+  }
+  return t;
+}
+
+std::string TruncateUtf8(absl::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t cut = max_bytes;
+  // Step back over continuation bytes (10xxxxxx) to the start of the cut sequence.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut));
+}
+
+void BindTime(sql::PreparedStatement& st, unsigned int index, absl::Time t) {
+  st.setString(index, FormatDateTime(t));
+}
+
+void BindOptionalTime(sql::PreparedStatement& st, unsigned int index,
+                      const std::optional<absl::Time>& t) {
+  if (t.has_value()) {
+    BindTime(st, index, *t);
+  } else {
+    st.setNull(index, sql::DataType::TIMESTAMP);
+  }
+}
+
+void BindOptionalInt64(sql::PreparedStatement& st, unsigned int index,
+                       const std::optional<int64_t>& v) {
+  if (v.has_value()) {
+    st.setInt64(index, *v);
+  } else {
+    st.setNull(index, sql::DataType::BIGINT);
+  }
+}
+
+std::string GetString(const sql::ResultSet& rs, unsigned int column) {
+  return rs.getString(column).asStdString();
+}
+
+absl::Time GetTime(const sql::ResultSet& rs, unsigned int column) {
+  absl::StatusOr<absl::Time> t = ParseDateTime(GetString(rs, column));
+  if (!t.ok()) throw ValueError(absl::StatusCode::kInternal, std::string(t.status().message()));
+  return *t;
+}
+
+std::optional<absl::Time> GetOptionalTime(const sql::ResultSet& rs, unsigned int column) {
+  if (rs.isNull(column)) return std::nullopt;
+  return GetTime(rs, column);
+}
+
+std::optional<int64_t> GetOptionalInt64(const sql::ResultSet& rs, unsigned int column) {
+  if (rs.isNull(column)) return std::nullopt;
+  return rs.getInt64(column);
+}
+
+}  // namespace orderquery::storage::internal
