@@ -1,0 +1,199 @@
+#include "server/payment/wechat/client.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/common/log.h"
+#include "server/common/validation.h"
+#include "server/payment/wechat/crypto.h"
+#include "server/payment/wechat/endpoints.h"
+#include "server/payment/wechat/errors.h"
+#include "server/payment/wechat/signer.h"
+#include "server/payment/wechat/text.h"
+
+namespace orderquery::payment::wechat {
+namespace {
+
+// A merchant that cannot sign or verify is our configuration's fault, not the caller's.
+absl::Status Misconfigured(const MerchantConfig& m, absl::string_view what) {
+  return absl::InternalError(
+      absl::StrCat("WeChat merchant \"", m.name, "\" misconfigured: ", what));
+}
+
+}  // namespace
+
+HttpWechatPayClient::HttpWechatPayClient(http::Transport* transport)
+    : HttpWechatPayClient(transport, Options()) {}
+
+HttpWechatPayClient::HttpWechatPayClient(http::Transport* transport, Options options)
+    : transport_(transport), options_(std::move(options)) {}
+
+absl::Time HttpWechatPayClient::Now() const {
+  return options_.clock ? options_.clock() : absl::Now();
+}
+
+void HttpWechatPayClient::Get(const MerchantConfig& merchant, const std::string& path_and_query,
+                              absl::Time deadline, VerifiedCallback on_reply) {
+  if (!merchant.private_key.has_value()) {
+    on_reply(Misconfigured(merchant, "no private key"));
+    return;
+  }
+  const absl::Time now = Now();
+  if (deadline <= now) {
+    on_reply(FromTransportFailure(
+        absl::DeadlineExceededError("the deadline passed before the request was sent")));
+    return;
+  }
+  absl::StatusOr<std::string> authorization =
+      BuildAuthorization(merchant.mchid, merchant.serial_no, *merchant.private_key, "GET",
+                         path_and_query, "", absl::ToUnixSeconds(now), RandomNonce(32));
+  if (!authorization.ok()) {
+    on_reply(
+        Misconfigured(merchant, absl::StrCat("cannot sign: ", authorization.status().message())));
+    return;
+  }
+
+  http::Request request;
+  request.method = "GET";
+  request.url = absl::StrCat(merchant.base_url, path_and_query);
+  request.headers = {
+      {"Authorization", *std::move(authorization)},
+      {"Accept", "application/json"},
+      {"User-Agent", options_.user_agent},
+  };
+  // Public-key mode: WeChat wants the full PUB_KEY_ID_… so it knows which key we expect.
+  if (!merchant.wechatpay_serial.empty()) {
+    request.headers.emplace_back(std::string(kSerialHeader), merchant.wechatpay_serial);
+  }
+  request.deadline = deadline;
+  request.limiter_key = merchant.mchid;
+  request.idempotent = true;  // a query changes nothing: safe to retry
+
+  // The reply may arrive after `merchant` is gone: keep copies of what checking it needs.
+  transport_->Send(std::move(request), [clock = options_.clock, verifier = merchant.verifier,
+                                        name = merchant.name, on_reply = std::move(on_reply)](
+                                           absl::StatusOr<http::Response> reply) {
+    if (!reply.ok()) {
+      on_reply(FromTransportFailure(reply.status()));
+      return;
+    }
+    if (reply->status < 200 || reply->status >= 300) {
+      // Error replies are often unsigned: they only ever become an error status.
+      on_reply(FromErrorReply(*reply));
+      return;
+    }
+    // Verify the body bytes exactly as received, before anything reads them.
+    const absl::Time received = clock ? clock() : absl::Now();
+    if (absl::Status ok = verifier.Verify(*reply, received); !ok.ok()) {
+      log::Warn("wechat_reply_unverified",
+                {{"merchant", name}, {"http_status", reply->status}, {"reason", ok.message()}});
+      on_reply(FromVerificationFailure(ok, reply->status));
+      return;
+    }
+    on_reply(std::move(reply));
+  });
+}
+
+void HttpWechatPayClient::QueryOrder(const MerchantConfig& merchant, absl::string_view out_trade_no,
+                                     absl::Time deadline, TransactionCallback done) {
+  if (absl::Status s = ValidateOutTradeNo(out_trade_no); !s.ok()) {
+    done(s);
+    return;
+  }
+  absl::StatusOr<std::string> path =
+      merchant.mode == ApiMode::kDirect
+          ? DirectQueryPath(out_trade_no, merchant.mchid)
+          : PartnerQueryPath(out_trade_no, merchant.mchid, merchant.sub_mchid);
+  if (!path.ok()) {
+    // The order number was fine, so the merchant ids are what is wrong.
+    done(Misconfigured(merchant, path.status().message()));
+    return;
+  }
+  const ApiMode mode = merchant.mode;
+  Get(merchant, *path, deadline,
+      [mode, asked = std::string(out_trade_no),
+       done = std::move(done)](absl::StatusOr<http::Response> reply) {
+        if (!reply.ok()) {
+          done(reply.status());
+          return;
+        }
+        absl::StatusOr<Transaction> t = DecodeTransaction(reply->body, mode);
+        if (!t.ok()) {
+          log::Warn("wechat_reply_unreadable",
+                    {{"out_trade_no", asked}, {"reason", t.status().message()}});
+          done(FromUnreadableReply(t.status(), reply->status));
+          return;
+        }
+        if (t->out_trade_no != asked) {
+          done(FromInconsistentReply(
+              absl::InvalidArgumentError(absl::StrCat("reply is about order \"",
+                                                      internal::Printable(t->out_trade_no),
+                                                      "\", not \"", asked, "\"")),
+              reply->status));
+          return;
+        }
+        done(*std::move(t));
+      });
+}
+
+void HttpWechatPayClient::QueryVehicleTransaction(const MerchantConfig& merchant,
+                                                  absl::string_view out_trade_no,
+                                                  absl::string_view sub_mchid, absl::Time deadline,
+                                                  VehicleCallback done) {
+  if (absl::Status s = ValidateOutTradeNo(out_trade_no); !s.ok()) {
+    done(s);
+    return;
+  }
+  if (absl::Status s = ValidateMchId(sub_mchid, "sub_mchid"); !s.ok()) {
+    done(s);
+    return;
+  }
+  if (merchant.mode != ApiMode::kPartner) {
+    done(Misconfigured(merchant, "the parking query needs a partner (service provider) merchant"));
+    return;
+  }
+  absl::StatusOr<std::string> path = VehicleQueryPath(out_trade_no, sub_mchid);
+  if (!path.ok()) {
+    done(path.status());
+    return;
+  }
+  Get(merchant, *path, deadline,
+      [asked = std::string(out_trade_no), sub = std::string(sub_mchid), sp = merchant.mchid,
+       done = std::move(done)](absl::StatusOr<http::Response> reply) {
+        if (!reply.ok()) {
+          done(reply.status());
+          return;
+        }
+        absl::StatusOr<orderquery::v1::VehicleTransaction> t =
+            DecodeVehicleTransaction(reply->body);
+        if (!t.ok()) {
+          log::Warn("wechat_reply_unreadable",
+                    {{"out_trade_no", asked}, {"reason", t.status().message()}});
+          done(FromUnreadableReply(t.status(), reply->status));
+          return;
+        }
+        std::string wrong;
+        if (t->out_trade_no() != asked) {
+          wrong = absl::StrCat("reply is about order \"", internal::Printable(t->out_trade_no()),
+                               "\", not \"", asked, "\"");
+        } else if (t->sub_mchid() != sub) {
+          wrong = absl::StrCat("reply is for sub_mchid \"", internal::Printable(t->sub_mchid()),
+                               "\", not \"", sub, "\"");
+        } else if (t->sp_mchid() != sp) {
+          wrong = absl::StrCat("reply is for sp_mchid \"", internal::Printable(t->sp_mchid()),
+                               "\", not \"", sp, "\"");
+        }
+        if (!wrong.empty()) {
+          done(FromInconsistentReply(absl::InvalidArgumentError(wrong), reply->status));
+          return;
+        }
+        VehicleResult result;
+        result.transaction = *std::move(t);
+        result.body = std::move(reply->body);
+        done(std::move(result));
+      });
+}
+
+}  // namespace orderquery::payment::wechat

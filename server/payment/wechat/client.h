@@ -1,0 +1,84 @@
+// The WeChat Pay v3 query client: the seam services program against (WechatPayClient, easy to
+// fake in their tests) and its implementation over the async HTTP transport.
+#ifndef ORDERQUERY_SERVER_PAYMENT_WECHAT_CLIENT_H_
+#define ORDERQUERY_SERVER_PAYMENT_WECHAT_CLIENT_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "orderquery/v1/vehicle.pb.h"
+#include "server/payment/http/transport.h"
+#include "server/payment/wechat/merchant.h"
+#include "server/payment/wechat/model.h"
+
+namespace orderquery::payment::wechat {
+
+struct VehicleResult {
+  orderquery::v1::VehicleTransaction transaction;
+  std::string body;  // the verified reply body exactly as received (for snapshots/audit)
+};
+
+// Statuses the callbacks receive (see errors.h for the full table): INVALID_ARGUMENT for a bad
+// out_trade_no/sub_mchid (checked before any I/O) or WeChat's PARAM_ERROR; NOT_FOUND;
+// FAILED_PRECONDITION (WeChat's INVALID_REQUEST and other 4xx, message is WeChat's);
+// RESOURCE_EXHAUSTED; UNAVAILABLE (5xx, unreachable, unreadable reply: unknown, ask again);
+// DEADLINE_EXCEEDED; INTERNAL (SIGN_ERROR, a reply that failed verification, a merchant
+// misconfiguration). WechatCode()/UpstreamHttpStatus() read the details off a status.
+class WechatPayClient {
+ public:
+  using TransactionCallback = std::function<void(absl::StatusOr<Transaction>)>;
+  using VehicleCallback = std::function<void(absl::StatusOr<VehicleResult>)>;
+
+  virtual ~WechatPayClient() = default;
+
+  // Asks WeChat for an ordinary order: the direct or partner endpoint by merchant.mode (partner
+  // mode uses merchant.sub_mchid). `done` runs exactly once, possibly before this returns (input
+  // rejected, deadline already passed), otherwise on the transport's thread: it must not block.
+  // `merchant` need not outlive the call.
+  virtual void QueryOrder(const MerchantConfig& merchant, absl::string_view out_trade_no,
+                          absl::Time deadline, TransactionCallback done) = 0;
+
+  // Asks WeChat for a parking transaction (seed 002, partner mode) of sub-merchant `sub_mchid`.
+  // Same callback rules as QueryOrder.
+  virtual void QueryVehicleTransaction(const MerchantConfig& merchant,
+                                       absl::string_view out_trade_no, absl::string_view sub_mchid,
+                                       absl::Time deadline, VehicleCallback done) = 0;
+};
+
+class HttpWechatPayClient final : public WechatPayClient {
+ public:
+  struct Options {
+    std::string user_agent = "orderquery/0.1 (WeChat Pay APIv3 client; C++)";
+    // Signing timestamps and the reply freshness check read this clock; tests move it.
+    std::function<absl::Time()> clock;  // absl::Now when empty
+  };
+
+  // `transport` must outlive this client and every request in flight.
+  explicit HttpWechatPayClient(http::Transport* transport);
+  HttpWechatPayClient(http::Transport* transport, Options options);
+
+  void QueryOrder(const MerchantConfig& merchant, absl::string_view out_trade_no,
+                  absl::Time deadline, TransactionCallback done) override;
+  void QueryVehicleTransaction(const MerchantConfig& merchant, absl::string_view out_trade_no,
+                               absl::string_view sub_mchid, absl::Time deadline,
+                               VehicleCallback done) override;
+
+ private:
+  // Called with the reply only once it is a verified 2xx; otherwise with the mapped error.
+  using VerifiedCallback = std::function<void(absl::StatusOr<http::Response>)>;
+
+  absl::Time Now() const;
+  // Signs and sends GET `path_and_query` for `merchant`, verifies the reply.
+  void Get(const MerchantConfig& merchant, const std::string& path_and_query, absl::Time deadline,
+           VerifiedCallback on_reply);
+
+  http::Transport* transport_;
+  Options options_;
+};
+
+}  // namespace orderquery::payment::wechat
+
+#endif  // ORDERQUERY_SERVER_PAYMENT_WECHAT_CLIENT_H_

@@ -1,0 +1,32 @@
+// Request paths of the WeChat Pay v3 query endpoints. Every identifier is validated before it
+// is put in a path (so before any I/O), then percent-encoded.
+#ifndef ORDERQUERY_SERVER_PAYMENT_WECHAT_ENDPOINTS_H_
+#define ORDERQUERY_SERVER_PAYMENT_WECHAT_ENDPOINTS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace orderquery::payment::wechat {
+
+inline constexpr absl::string_view kProductionBaseUrl = "https://api.mch.weixin.qq.com";
+
+// RFC 3986 percent-encoding of everything but the unreserved characters [A-Za-z0-9-._~]
+// (so '*', valid in an out_trade_no, goes out as %2A).
+std::string PercentEncode(absl::string_view text);
+
+// GET /v3/pay/transactions/out-trade-no/{no}?mchid= (direct merchant).
+absl::StatusOr<std::string> DirectQueryPath(absl::string_view out_trade_no,
+                                            absl::string_view mchid);
+// GET /v3/pay/partner/transactions/out-trade-no/{no}?sp_mchid=&sub_mchid= (service provider).
+absl::StatusOr<std::string> PartnerQueryPath(absl::string_view out_trade_no,
+                                             absl::string_view sp_mchid,
+                                             absl::string_view sub_mchid);
+// GET /v3/vehicle/transactions/out-trade-no/{no}?sub_mchid= (parking, seed 002).
+absl::StatusOr<std::string> VehicleQueryPath(absl::string_view out_trade_no,
+                                             absl::string_view sub_mchid);
+
+}  // namespace orderquery::payment::wechat
+
+#endif  // ORDERQUERY_SERVER_PAYMENT_WECHAT_ENDPOINTS_H_

@@ -1,0 +1,205 @@
+#include "server/payment/wechat/merchant.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "server/common/validation.h"
+#include "server/payment/wechat/text.h"
+
+namespace orderquery::payment::wechat {
+namespace {
+
+// PEM keys and certificates are a few kilobytes; a bigger file is the wrong file.
+constexpr size_t kMaxPemSize = 64 * 1024;
+
+bool Contains(const std::vector<std::string>& list, absl::string_view value) {
+  for (const std::string& item : list) {
+    if (item == value) return true;
+  }
+  return false;
+}
+
+absl::Status Prefixed(absl::string_view merchant, const absl::Status& s) {
+  return absl::Status(s.code(), absl::StrCat("merchant \"", merchant, "\": ", s.message()));
+}
+
+}  // namespace
+
+absl::Status MerchantConfig::Validate() const {
+  auto fail = [this](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("merchant \"", name, "\": ", what));
+  };
+  if (name.empty()) return absl::InvalidArgumentError("merchant without a name");
+  if (absl::Status s = ValidateMchId(mchid, mode == ApiMode::kDirect ? "mchid" : "sp_mchid");
+      !s.ok()) {
+    return fail(s.message());
+  }
+  if (mode == ApiMode::kPartner && !sub_mchid.empty()) {
+    if (absl::Status s = ValidateMchId(sub_mchid, "sub_mchid"); !s.ok()) return fail(s.message());
+  }
+  if (mode == ApiMode::kDirect && !sub_mchid.empty()) {
+    return fail("sub_mchid is set but the mode is direct");
+  }
+  if (serial_no.empty() || serial_no.find('"') != std::string::npos) {
+    return fail("serial_no (merchant certificate serial) is missing or malformed");
+  }
+  for (const std::string& appid : appids) {
+    if (appid.empty()) return fail("empty appid");
+  }
+  if (!private_key.has_value() || private_key->get() == nullptr) {
+    return fail("private key is not loaded");
+  }
+  if (!(absl::StartsWith(base_url, "https://") || absl::StartsWith(base_url, "http://")) ||
+      absl::EndsWith(base_url, "/")) {
+    return fail("base_url must be http(s)://host[:port] without a trailing slash");
+  }
+  if (verifier.Serials().empty()) {
+    return fail("no WeChat Pay public key or platform certificate to verify replies with");
+  }
+  if (!wechatpay_serial.empty() && !verifier.HasSerial(wechatpay_serial)) {
+    return fail(absl::StrCat("Wechatpay-Serial ", wechatpay_serial, " is not a verifier key"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadPemSource(absl::string_view source, absl::string_view what) {
+  if (source.empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": no source given"));
+  // The PEM itself (a secret handed over through the environment, e.g. from a Kubernetes Secret).
+  if (absl::StartsWith(source, "-----BEGIN ")) return std::string(source);
+  absl::string_view var = source;
+  if (absl::ConsumePrefix(&var, "env:")) {
+    const char* value = std::getenv(std::string(var).c_str());
+    if (value == nullptr || *value == '\0') {
+      return absl::NotFoundError(
+          absl::StrCat(what, ": environment variable ", var, " is not set or empty"));
+    }
+    if (std::strlen(value) > kMaxPemSize) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": environment variable ", var, " is too large for a PEM"));
+    }
+    return std::string(value);
+  }
+  const std::string path(source);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    return absl::NotFoundError(
+        absl::StrCat(what, ": cannot open file ", path, " (", std::strerror(err), ")"));
+  }
+  std::string text;
+  char buf[4096];
+  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxPemSize) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": file ", path, " is too large for a PEM"));
+    }
+  }
+  if (in.bad()) {
+    return absl::UnavailableError(absl::StrCat(what, ": error reading file ", path));
+  }
+  if (text.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": file ", path, " is empty"));
+  }
+  return text;
+}
+
+absl::StatusOr<MerchantConfig> LoadMerchantKeys(MerchantConfig merchant,
+                                                const MerchantKeySources& sources) {
+  const std::string name = merchant.name;
+  // "private key /path/apiclient_key.pem" etc.: the source is named, the content never.
+  auto load = [&](absl::string_view what, const std::string& source,
+                  auto parse) -> absl::StatusOr<RsaKey> {
+    const std::string label = absl::StrCat(what, " ", source);
+    absl::StatusOr<std::string> pem = ReadPemSource(source, what);
+    if (!pem.ok()) return Prefixed(name, pem.status());
+    absl::StatusOr<RsaKey> key = parse(*pem);
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("merchant \"", name, "\": ", label, ": ", key.status().message()));
+    }
+    return key;
+  };
+
+  if (sources.private_key.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("merchant \"", name, "\": no private key file configured"));
+  }
+  absl::StatusOr<RsaKey> private_key =
+      load("private key", sources.private_key,
+           [](absl::string_view pem) { return RsaKey::PrivateFromPem(pem); });
+  if (!private_key.ok()) return private_key.status();
+  merchant.private_key = *std::move(private_key);
+
+  std::vector<VerifierKey> keys;
+  if (!sources.public_key_id.empty() || !sources.public_key.empty()) {
+    if (!absl::StartsWith(sources.public_key_id, "PUB_KEY_ID_") || sources.public_key.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "merchant \"", name,
+          "\": public-key mode needs both public_key_id (PUB_KEY_ID_…) and the public key file"));
+    }
+    absl::StatusOr<RsaKey> key =
+        load(absl::StrCat("WeChat Pay public key ", sources.public_key_id), sources.public_key,
+             [](absl::string_view pem) { return RsaKey::PublicFromPem(pem); });
+    if (!key.ok()) return key.status();
+    keys.push_back(VerifierKey{sources.public_key_id, *std::move(key)});
+    merchant.wechatpay_serial = sources.public_key_id;
+  } else {
+    merchant.wechatpay_serial.clear();
+  }
+  for (const std::string& source : sources.platform_certificates) {
+    absl::StatusOr<std::string> pem = ReadPemSource(source, "platform certificate");
+    if (!pem.ok()) return Prefixed(name, pem.status());
+    absl::StatusOr<std::string> serial = CertificateSerialHex(*pem);
+    absl::StatusOr<RsaKey> key = RsaKey::PublicFromCertificatePem(*pem);
+    if (!serial.ok() || !key.ok()) {
+      const absl::Status& bad = serial.ok() ? key.status() : serial.status();
+      return absl::InvalidArgumentError(absl::StrCat(
+          "merchant \"", name, "\": platform certificate ", source, ": ", bad.message()));
+    }
+    keys.push_back(VerifierKey{*std::move(serial), *std::move(key)});
+  }
+  absl::StatusOr<ResponseVerifier> verifier = ResponseVerifier::Create(std::move(keys));
+  if (!verifier.ok()) return Prefixed(name, verifier.status());
+  merchant.verifier = *std::move(verifier);
+
+  if (absl::Status s = merchant.Validate(); !s.ok()) return s;
+  return merchant;
+}
+
+absl::Status MatchesMerchant(const Transaction& t, const MerchantConfig& m) {
+  auto mismatch = [&m](absl::string_view field, absl::string_view got, absl::string_view want) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("reply's ", field, " \"", internal::Printable(got), "\" is not merchant \"",
+                     m.name, "\"'s (", want, ")"));
+  };
+  if (t.mode != m.mode) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("reply decoded in the other mode than merchant \"", m.name, "\" uses"));
+  }
+  if (m.mode == ApiMode::kDirect) {
+    if (t.mchid != m.mchid) return mismatch("mchid", t.mchid, m.mchid);
+    if (!Contains(m.appids, t.appid)) return mismatch("appid", t.appid, "a configured appid");
+    return absl::OkStatus();
+  }
+  if (t.sp_mchid != m.mchid) return mismatch("sp_mchid", t.sp_mchid, m.mchid);
+  if (t.sub_mchid != m.sub_mchid) return mismatch("sub_mchid", t.sub_mchid, m.sub_mchid);
+  const bool appid_ok =
+      Contains(m.appids, t.sp_appid) || (!t.sub_appid.empty() && Contains(m.appids, t.sub_appid));
+  if (!appid_ok) {
+    return mismatch("sp_appid/sub_appid", absl::StrCat(t.sp_appid, "/", t.sub_appid),
+                    "a configured appid");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace orderquery::payment::wechat

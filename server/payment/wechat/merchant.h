@@ -1,0 +1,77 @@
+// One WeChat Pay merchant's credentials and identity, and the loader that reads its keys.
+#ifndef ORDERQUERY_SERVER_PAYMENT_WECHAT_MERCHANT_H_
+#define ORDERQUERY_SERVER_PAYMENT_WECHAT_MERCHANT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/payment/wechat/crypto.h"
+#include "server/payment/wechat/endpoints.h"
+#include "server/payment/wechat/model.h"
+#include "server/payment/wechat/verifier.h"
+
+namespace orderquery::payment::wechat {
+
+struct MerchantConfig {
+  std::string name;                 // our label, for logs and errors
+  std::vector<std::string> appids;  // official-account AppIDs this merchant serves
+  ApiMode mode = ApiMode::kDirect;
+  // The merchant that signs requests: the merchant itself in direct mode, the service provider
+  // (sp_mchid) in partner mode.
+  std::string mchid;
+  // Partner mode: the sub-merchant whose orders QueryOrder asks about (the vehicle query takes
+  // its sub_mchid per call, so this may stay empty for parking-only providers).
+  std::string sub_mchid;
+  std::string serial_no;  // serial of the merchant API certificate (商户API证书序列号)
+  std::optional<RsaKey> private_key;
+  // Scheme, host and optional port, no trailing slash: kProductionBaseUrl or the sandbox's
+  // http://127.0.0.1:port.
+  std::string base_url = std::string(kProductionBaseUrl);
+  // WeChat's keys, by serial: the WeChat Pay public key (PUB_KEY_ID_…) and/or platform
+  // certificates.
+  ResponseVerifier verifier;
+  // Public-key mode: the Wechatpay-Serial request header (the full PUB_KEY_ID_…); empty in
+  // certificate mode.
+  std::string wechatpay_serial;
+
+  // sp_mchid in partner mode (the same id as mchid).
+  const std::string& sp_mchid() const { return mchid; }
+
+  // INVALID_ARGUMENT naming the first problem (ids, key, base_url, verifier keys).
+  absl::Status Validate() const;
+};
+
+// Where a merchant's key material comes from. Each source is a file path, or "env:NAME" for the
+// PEM text in environment variable NAME (for secrets mounted as env).
+struct MerchantKeySources {
+  std::string private_key;  // the merchant's apiclient_key.pem (PKCS#8)
+  // Public-key mode: the id (PUB_KEY_ID_…) and pub_key.pem.
+  std::string public_key_id;
+  std::string public_key;
+  // Certificate mode: platform certificates; each one's serial is read from the certificate.
+  std::vector<std::string> platform_certificates;
+};
+
+// Reads the PEM text of one source. Errors name the source (path or variable) and what it was
+// for, never its content.
+absl::StatusOr<std::string> ReadPemSource(absl::string_view source, absl::string_view what);
+
+// Fills merchant.private_key, merchant.verifier and merchant.wechatpay_serial from `sources`,
+// then Validate()s. Errors start with the merchant's name and name the key that failed; no key
+// material is ever part of a message.
+absl::StatusOr<MerchantConfig> LoadMerchantKeys(MerchantConfig merchant,
+                                                const MerchantKeySources& sources);
+
+// OK when a decoded transaction belongs to this merchant: direct mode mchid == merchant.mchid
+// and appid among merchant.appids; partner mode sp_mchid == merchant.mchid, sub_mchid ==
+// merchant.sub_mchid and sp_appid or sub_appid among merchant.appids. FAILED_PRECONDITION
+// saying which id differs otherwise (crediting must then not happen).
+absl::Status MatchesMerchant(const Transaction& transaction, const MerchantConfig& merchant);
+
+}  // namespace orderquery::payment::wechat
+
+#endif  // ORDERQUERY_SERVER_PAYMENT_WECHAT_MERCHANT_H_
