@@ -1,0 +1,55 @@
+// The one HTTP transport (libcurl) every payment adapter uses. Asynchronous: Send() returns at
+// once and `done` runs later on the transport's event-loop thread, so a slow provider holds no
+// thread per request. Callbacks must not block; hand blocking work to another executor.
+#ifndef ORDERQUERY_SERVER_PAYMENT_HTTP_TRANSPORT_H_
+#define ORDERQUERY_SERVER_PAYMENT_HTTP_TRANSPORT_H_
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace orderquery::payment::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method = "GET";
+  std::string url;  // absolute, already URL-encoded
+  Headers headers;
+  std::string body;
+  // Absolute deadline for the whole exchange, retries included (the caller's gRPC deadline).
+  absl::Time deadline = absl::InfiniteFuture();
+  // Requests with the same non-empty key share a concurrency cap (one key per merchant).
+  std::string limiter_key;
+  // Only idempotent requests are retried.
+  bool idempotent = false;
+};
+
+struct Response {
+  int status = 0;
+  Headers headers;   // names lower-cased, in arrival order
+  std::string body;  // exactly as received
+  // First header with this (case-insensitive) name, or nullptr.
+  const std::string* Header(absl::string_view name) const;
+};
+
+// Failure statuses: DEADLINE_EXCEEDED when the deadline or the configured timeout passed;
+// UNAVAILABLE for connection, DNS, reset and TLS failures (message says which, TLS ones start
+// with "tls:"); RESOURCE_EXHAUSTED when the limiter queue is full. An HTTP error status is not a
+// failure here: it comes back as a Response.
+using Callback = std::function<void(absl::StatusOr<Response>)>;
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void Send(Request request, Callback done) = 0;
+};
+
+}  // namespace orderquery::payment::http
+
+#endif  // ORDERQUERY_SERVER_PAYMENT_HTTP_TRANSPORT_H_
