@@ -1,0 +1,97 @@
+#include "server/usecase/trade_query.h"
+
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/log.h"
+#include "server/common/validation.h"
+#include "server/payment/merchant/decoder.h"
+
+namespace orderquery::usecase {
+namespace {
+
+absl::Status Overloaded() {
+  return absl::ResourceExhaustedError("orderqueryd is overloaded: work queue full, retry later");
+}
+
+}  // namespace
+
+TradeQuery::TradeQuery(domain::TradeOrderRepository* repo,
+                       payment::merchant::MerchantTradeClient* client, BlockingExecutor* executor,
+                       std::string default_merchant, absl::Duration refresh_interval, Clock clock)
+    : repo_(repo),
+      client_(client),
+      executor_(executor),
+      default_merchant_(std::move(default_merchant)),
+      refresh_interval_(refresh_interval),
+      clock_(std::move(clock)) {}
+
+void TradeQuery::Run(TradeQueryRequest req, Done done) {
+  // Validation happens before any I/O, and a rejected request writes nothing.
+  if (absl::Status s = ValidateTradeOrderId(req.trade_order_id); !s.ok()) return done(s);
+  if (req.merchant.empty()) req.merchant = default_merchant_;
+  if (req.merchant.empty()) {
+    return done(absl::InvalidArgumentError(
+        "merchant is required: no default trade merchant is configured"));
+  }
+  if (!client_->HasMerchant(req.merchant)) {
+    return done(
+        absl::InvalidArgumentError(absl::StrCat("unknown trade merchant \"", req.merchant, "\"")));
+  }
+  auto task = [this, req, done]() {
+    auto stored = repo_->Get(req.merchant, req.trade_order_id);
+    if (!stored.ok()) return done(stored.status());
+    AfterLoad(req, *stored, done);
+  };
+  if (!executor_->TrySubmit(task)) done(Overloaded());
+}
+
+void TradeQuery::AfterLoad(const TradeQueryRequest& req,
+                           const std::optional<domain::TradeOrderRecord>& stored, Done done) {
+  if (stored && !req.force_refresh) {
+    if (payment::merchant::IsFinalTradeStatus(stored->status) ||
+        clock_() - stored->fetched_at < refresh_interval_) {
+      return done(TradeQueryResult{*stored, /*asked_upstream=*/false});
+    }
+  }
+  // Trade order ids cannot contain '/', so the key is unambiguous.
+  const std::string key = absl::StrCat(req.merchant, "/", req.trade_order_id);
+  const bool leader =
+      coalescer_.Join(key, [done](const absl::StatusOr<TradeQueryResult>& r) { done(r); });
+  if (!leader) return;
+  const std::string merchant = req.merchant;
+  client_->GetTradeOrder(
+      merchant, req.trade_order_id, req.deadline,
+      [this, key, merchant](absl::StatusOr<domain::TradeOrderRecord> reply) {
+        // May run on the transport thread: hop to the executor for storage work.
+        auto shared = std::make_shared<absl::StatusOr<domain::TradeOrderRecord>>(std::move(reply));
+        const bool queued = executor_->TrySubmit(
+            [this, key, merchant, shared] { OnUpstream(key, merchant, std::move(*shared)); });
+        if (!queued) {
+          // The merchant API keeps the truth: nothing is lost, the next query asks again.
+          log::Error("trade_reply_dropped", {{"key", key}, {"why", "work queue full"}});
+          coalescer_.Complete(key, Overloaded());
+        }
+      });
+}
+
+void TradeQuery::OnUpstream(const std::string& key, const std::string& merchant,
+                            absl::StatusOr<domain::TradeOrderRecord> reply) {
+  if (!reply.ok()) {
+    // Nothing is stored for a failure, an unreadable reply included.
+    coalescer_.Complete(key, reply.status());
+    return;
+  }
+  reply->merchant = merchant;
+  reply->fetched_at = clock_();
+  if (absl::Status s = repo_->Upsert(*reply); !s.ok()) {
+    log::Error("trade_store_failed", {{"merchant", merchant},
+                                      {"trade_order_id", reply->trade_order_id},
+                                      {"error", s.ToString()}});
+  }
+  coalescer_.Complete(key, TradeQueryResult{std::move(*reply), /*asked_upstream=*/true});
+}
+
+}  // namespace orderquery::usecase
