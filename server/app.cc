@@ -1,0 +1,279 @@
+#include "server/app.h"
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "orderquery/v1/service.grpc.pb.h"
+#include "server/common/executor.h"
+#include "server/common/log.h"
+#include "server/adapters.h"
+#include "server/payment/http/curl_transport.h"
+#include "server/payment/merchant/http_client.h"
+#include "server/payment/wechat/client.h"
+#include "server/payment/wechat/merchant.h"
+#include "server/service/order_query_service.h"
+#include "server/service/trade_order_service.h"
+#include "server/usecase/recharge_query.h"
+#include "server/usecase/trade_query.h"
+#include "server/usecase/vehicle_query.h"
+#include "storage/recharge_repository.h"
+#include "storage/snapshot_repositories.h"
+#include "storage/migrations.h"
+#include "storage/mysql_pool.h"
+
+namespace orderquery {
+namespace {
+
+namespace v1 = ::orderquery::v1;
+
+storage::MysqlOptions DbOptions(const config::DbConfig& db) {
+  storage::MysqlOptions o;
+  o.host = db.host;
+  o.port = db.port;
+  o.user = db.user;
+  o.password = db.password;
+  o.database = db.database;
+  if (!db.socket.empty()) o.unix_socket = db.socket;
+  o.pool_size = db.pool_size;
+  o.acquire_timeout = absl::Milliseconds(db.acquire_timeout_ms);
+  o.connect_timeout = absl::Milliseconds(db.connect_timeout_ms);
+  return o;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& key, const std::string& path) {
+  std::ifstream in(path);
+  if (!in.good()) return absl::InvalidArgumentError(absl::StrCat(key, ": cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+// Everything the services need, in construction order (destroyed in reverse).
+struct App::Services {
+  std::unique_ptr<payment::http::Transport> transport;
+  std::vector<payment::wechat::MerchantConfig> wechat_merchants;
+  std::unique_ptr<payment::wechat::HttpWechatPayClient> wechat;
+  std::unique_ptr<payment::merchant::HttpMerchantTradeClient> merchant;
+  std::unique_ptr<storage::MysqlRechargeRepository> recharge_repo;
+  std::unique_ptr<storage::MysqlVehicleRepository> vehicle_repo;
+  std::unique_ptr<storage::MysqlTradeOrderRepository> trade_repo;
+  std::unique_ptr<WechatRechargeQuerier> recharge_querier;
+  std::unique_ptr<WechatVehicleQuerier> vehicle_querier;
+  std::unique_ptr<usecase::RechargeQuery> recharge;
+  std::unique_ptr<usecase::VehicleQuery> vehicle;
+  std::unique_ptr<usecase::TradeQuery> trade;
+  std::unique_ptr<service::OrderQueryServiceImpl> order_query;
+  std::unique_ptr<service::TradeOrderServiceImpl> trade_order;
+};
+
+namespace {
+
+absl::StatusOr<std::vector<payment::wechat::MerchantConfig>> LoadWechatMerchants(
+    const config::Config& cfg) {
+  namespace wechat = payment::wechat;
+  std::vector<wechat::MerchantConfig> out;
+  for (const auto& [name, m] : cfg.wechat_merchants) {
+    wechat::MerchantConfig mc;
+    mc.name = name;
+    mc.appids = m.appids;
+    mc.mode = m.mode == "partner" ? wechat::ApiMode::kPartner : wechat::ApiMode::kDirect;
+    mc.mchid = m.mchid;
+    mc.sub_mchid = m.sub_mchid;
+    mc.serial_no = m.serial_no;
+    mc.base_url = m.base_url;
+    wechat::MerchantKeySources src;
+    src.private_key = m.private_key_pem.empty() ? m.private_key_file : m.private_key_pem;
+    src.public_key_id = m.public_key_id;
+    src.public_key = m.public_key_file;
+    src.platform_certificates = m.platform_cert_files;
+    auto loaded = wechat::LoadMerchantKeys(std::move(mc), src);
+    if (!loaded.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("wechat.merchants.", name, ": ", loaded.status().message()));
+    }
+    if (absl::Status v = loaded->Validate(); !v.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("wechat.merchants.", name, ": ", v.message()));
+    }
+    out.push_back(*std::move(loaded));
+  }
+  return out;
+}
+
+payment::http::TransportOptions TransportOptionsFrom(const config::UpstreamConfig& u) {
+  payment::http::TransportOptions o;
+  o.connect_timeout = absl::Milliseconds(u.connect_timeout_ms);
+  o.request_timeout = absl::Milliseconds(u.request_timeout_ms);
+  o.ca_file = u.ca_file;
+  o.proxy = u.proxy;
+  o.max_inflight_per_key = u.max_inflight_per_merchant;
+  o.retry.max_attempts = u.max_attempts;
+  o.retry.initial_backoff = absl::Milliseconds(u.initial_backoff_ms);
+  o.retry.max_backoff = absl::Milliseconds(u.max_backoff_ms);
+  return o;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<storage::ConnectionPool>> ConnectAndMigrate(const config::Config& cfg) {
+  const absl::Time give_up = absl::Now() + absl::Milliseconds(cfg.db.startup_timeout_ms);
+  absl::Status last;
+  for (int attempt = 1;; ++attempt) {
+    auto pool = storage::ConnectionPool::Create(DbOptions(cfg.db));
+    if (pool.ok()) {
+      absl::Status m = storage::ApplyMigrations(**pool);
+      if (m.ok()) return pool;
+      last = m;
+      if (m.code() != absl::StatusCode::kUnavailable) break;  // a broken migration won't heal
+    } else {
+      last = pool.status();
+      if (last.code() != absl::StatusCode::kUnavailable) break;
+    }
+    if (absl::Now() >= give_up) break;
+    log::Warn("db_wait", {{"attempt", attempt}, {"error", last.ToString()}});
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  return absl::Status(last.code(), absl::StrCat("database ", cfg.db.host, ":", cfg.db.port, "/",
+                                                 cfg.db.database, ": ", last.message()));
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
+  // Credentials first: a bad key fails start-up before anything connects.
+  auto merchants = LoadWechatMerchants(cfg);
+  if (!merchants.ok()) return merchants.status();
+  auto transport = payment::http::MakeCurlTransport(TransportOptionsFrom(cfg.upstream));
+  if (!transport.ok()) return transport.status();
+  auto trade_client = payment::merchant::HttpMerchantTradeClient::Create(cfg.trade_merchants, transport->get());
+  if (!trade_client.ok()) return trade_client.status();
+
+  auto pool = ConnectAndMigrate(cfg);
+  if (!pool.ok()) return pool.status();
+  std::unique_ptr<App> app(new App(std::move(cfg), std::move(*pool)));
+  auto& s = *app->services_;
+  s.transport = std::move(*transport);
+  s.wechat_merchants = std::move(*merchants);
+  s.wechat = std::make_unique<payment::wechat::HttpWechatPayClient>(s.transport.get());
+  s.merchant = std::move(*trade_client);
+  s.recharge_repo = std::make_unique<storage::MysqlRechargeRepository>(*app->pool_);
+  s.vehicle_repo = std::make_unique<storage::MysqlVehicleRepository>(*app->pool_);
+  s.trade_repo = std::make_unique<storage::MysqlTradeOrderRepository>(*app->pool_);
+  s.recharge_querier = std::make_unique<WechatRechargeQuerier>(s.wechat.get(), &s.wechat_merchants);
+  s.vehicle_querier = std::make_unique<WechatVehicleQuerier>(s.wechat.get(), &s.wechat_merchants);
+  const auto& c = app->cfg_;
+  s.recharge = std::make_unique<usecase::RechargeQuery>(
+      s.recharge_repo.get(), s.recharge_querier.get(), app->executor_.get(),
+      absl::Milliseconds(c.recharge_refresh_interval_ms));
+  s.vehicle = std::make_unique<usecase::VehicleQuery>(s.vehicle_repo.get(), s.vehicle_querier.get(),
+                                                      app->executor_.get());
+  s.trade = std::make_unique<usecase::TradeQuery>(s.trade_repo.get(), s.merchant.get(), app->executor_.get(),
+                                                  c.default_trade_merchant,
+                                                  absl::Milliseconds(c.trade_refresh_interval_ms));
+  s.order_query = std::make_unique<service::OrderQueryServiceImpl>(s.recharge.get(), s.vehicle.get());
+  s.trade_order = std::make_unique<service::TradeOrderServiceImpl>(s.trade.get());
+  log::Info("wiring_done", {{"wechat_merchants", static_cast<int>(s.wechat_merchants.size())},
+                            {"trade_merchants", static_cast<int>(c.trade_merchants.size())}});
+  return app;
+}
+
+App::App(config::Config cfg, std::unique_ptr<storage::ConnectionPool> pool)
+    : cfg_(std::move(cfg)), pool_(std::move(pool)) {
+  const int workers = cfg_.workers > 0 ? cfg_.workers : cfg_.db.pool_size;
+  executor_ = std::make_unique<BlockingExecutor>(workers, cfg_.max_queue);
+  services_ = std::make_unique<Services>();
+}
+
+App::~App() {
+  Shutdown(absl::ZeroDuration());
+}
+
+absl::StatusOr<std::string> App::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  if (cfg_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (!cfg_.tls.cert_file.empty()) {
+    auto cert = ReadFile("tls.cert_file", cfg_.tls.cert_file);
+    if (!cert.ok()) return cert.status();
+    auto key = ReadFile("tls.key_file", cfg_.tls.key_file);
+    if (!key.ok()) return key.status();
+    grpc::SslServerCredentialsOptions opts;
+    opts.pem_key_cert_pairs.push_back({*key, *cert});
+    if (!cfg_.tls.client_ca_file.empty()) {
+      auto ca = ReadFile("tls.client_ca_file", cfg_.tls.client_ca_file);
+      if (!ca.ok()) return ca.status();
+      opts.pem_root_certs = *ca;
+      opts.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
+    creds = grpc::SslServerCredentials(opts);
+  }
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(cfg_.listen, creds, &port);
+  builder.RegisterService(services_->order_query.get());
+  builder.RegisterService(services_->trade_order.get());
+  server_ = builder.BuildAndStart();
+  if (!server_ || port == 0) {
+    return absl::UnavailableError(absl::StrCat("listen ", cfg_.listen, ": cannot bind"));
+  }
+  std::string host = cfg_.listen.substr(0, cfg_.listen.rfind(':'));
+  std::string bound = absl::StrCat(host, ":", port);
+
+  // SERVING only while the database answers; checked before the first call is accepted.
+  const bool db_up = pool_->Ping();
+  server_->GetHealthCheckService()->SetServingStatus(db_up);
+  health_thread_ = std::thread([this] { HealthLoop(); });
+  log::Info("server_started", {{"listen", bound},
+                               {"tls", !cfg_.tls.cert_file.empty()},
+                               {"mtls", !cfg_.tls.client_ca_file.empty()},
+                               {"reflection", cfg_.reflection},
+                               {"db_pool", cfg_.db.pool_size},
+                               {"db_up", db_up}});
+  return bound;
+}
+
+void App::HealthLoop() {
+  bool last = true;
+  std::unique_lock<std::mutex> lock(health_mu_);
+  while (!stopping_) {
+    health_cv_.wait_for(lock, std::chrono::milliseconds(cfg_.health_interval_ms));
+    if (stopping_) break;
+    lock.unlock();
+    const bool up = pool_->Ping();
+    lock.lock();
+    if (stopping_) break;
+    server_->GetHealthCheckService()->SetServingStatus(up);
+    if (up != last) {
+      if (up) log::Info("db_reachable");
+      else log::Error("db_unreachable", {{"health", "NOT_SERVING"}});
+      last = up;
+    }
+  }
+}
+
+void App::Shutdown(absl::Duration grace) {
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  health_cv_.notify_all();
+  if (health_thread_.joinable()) health_thread_.join();
+  if (server_) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+    // Stops accepting at once; calls in flight get until the deadline, then are cancelled.
+    server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+    server_->Wait();
+  }
+  // Order matters: queued work finishes (it may still call upstream), then the transport stops.
+  executor_.reset();  // runs what is queued, then joins
+  services_.reset();
+}
+
+}  // namespace orderquery

@@ -1,0 +1,90 @@
+#include "server/service/order_query_service.h"
+
+#include <string>
+
+#include "server/service/status.h"
+
+namespace orderquery::service {
+namespace {
+
+std::string Metadata(const grpc::CallbackServerContext* ctx, const char* key) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find(key);
+  if (it == md.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+absl::Time Deadline(const grpc::CallbackServerContext* ctx) {
+  auto d = ctx->deadline();
+  if (d == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(d);
+}
+
+v1::RechargeOrderState ToProto(domain::RechargeState s) {
+  switch (s) {
+    case domain::RechargeState::kNotPay: return v1::RECHARGE_ORDER_STATE_NOTPAY;
+    case domain::RechargeState::kSuccess: return v1::RECHARGE_ORDER_STATE_SUCCESS;
+    case domain::RechargeState::kRefund: return v1::RECHARGE_ORDER_STATE_REFUND;
+    case domain::RechargeState::kClosed: return v1::RECHARGE_ORDER_STATE_CLOSED;
+    case domain::RechargeState::kRevoked: return v1::RECHARGE_ORDER_STATE_REVOKED;
+    case domain::RechargeState::kUserPaying: return v1::RECHARGE_ORDER_STATE_USERPAYING;
+    case domain::RechargeState::kPayError: return v1::RECHARGE_ORDER_STATE_PAYERROR;
+  }
+  return v1::RECHARGE_ORDER_STATE_UNSPECIFIED;
+}
+
+}  // namespace
+
+void FillRechargeResponse(const usecase::RechargeQueryResult& r, v1::QueryRechargeOrderResponse* resp) {
+  resp->set_code(static_cast<v1::RechargeResultCode>(static_cast<int>(r.code)));
+  resp->set_msg(domain::ResultMessage(r.code));
+  if (!r.order) return;  // data: null, as the seed answers for a missing order
+  auto* d = resp->mutable_data();
+  d->set_order_no(r.order->order_no);
+  d->set_amount(r.order->amount_fen);
+  d->set_state(ToProto(r.order->state));
+  d->set_trade_state(r.order->trade_state);
+  d->set_transaction_id(r.order->transaction_id);
+  if (r.order->paid_at) {
+    d->set_paid_time(absl::FormatTime("%Y-%m-%dT%H:%M:%E3S%Ez", *r.order->paid_at,
+                                      absl::FixedTimeZone(8 * 3600)));
+  }
+  d->set_balance(r.balance_fen);
+}
+
+grpc::ServerUnaryReactor* OrderQueryServiceImpl::QueryRechargeOrder(
+    grpc::CallbackServerContext* ctx, const v1::QueryRechargeOrderRequest* req,
+    v1::QueryRechargeOrderResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  usecase::RechargeQueryRequest r;
+  r.appid = Metadata(ctx, "appid");
+  r.token = req->token().empty() ? Metadata(ctx, "token") : req->token();
+  r.order_no = req->order_no();
+  r.force_refresh = req->force_refresh();
+  r.deadline = Deadline(ctx);
+  recharge_->Run(std::move(r), [reactor, resp](absl::StatusOr<usecase::RechargeQueryResult> result) {
+    if (!result.ok()) return reactor->Finish(ToGrpc(result.status()));
+    FillRechargeResponse(*result, resp);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OrderQueryServiceImpl::GetVehicleTransaction(
+    grpc::CallbackServerContext* ctx, const v1::GetVehicleTransactionRequest* req,
+    v1::VehicleTransaction* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  usecase::VehicleQueryRequest r;
+  r.out_trade_no = req->out_trade_no();
+  r.sub_mchid = req->sub_mchid();
+  r.force_refresh = req->force_refresh();
+  r.deadline = Deadline(ctx);
+  vehicle_->Run(std::move(r), [reactor, resp](absl::StatusOr<v1::VehicleTransaction> result) {
+    if (!result.ok()) return reactor->Finish(ToGrpc(result.status()));
+    *resp = std::move(*result);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+}  // namespace orderquery::service

@@ -1,0 +1,34 @@
+// OrderQueryService over gRPC's callback API: handlers translate proto <-> use case and return
+// at once; the use cases finish the call from their own threads, so no gRPC thread blocks.
+#ifndef ORDERQUERY_SERVER_SERVICE_ORDER_QUERY_SERVICE_H_
+#define ORDERQUERY_SERVER_SERVICE_ORDER_QUERY_SERVICE_H_
+
+#include "orderquery/v1/service.grpc.pb.h"
+#include "server/usecase/recharge_query.h"
+#include "server/usecase/vehicle_query.h"
+
+namespace orderquery::service {
+
+class OrderQueryServiceImpl final : public v1::OrderQueryService::CallbackService {
+ public:
+  OrderQueryServiceImpl(usecase::RechargeQuery* recharge, usecase::VehicleQuery* vehicle)
+      : recharge_(recharge), vehicle_(vehicle) {}
+
+  grpc::ServerUnaryReactor* QueryRechargeOrder(grpc::CallbackServerContext* ctx,
+                                               const v1::QueryRechargeOrderRequest* req,
+                                               v1::QueryRechargeOrderResponse* resp) override;
+  grpc::ServerUnaryReactor* GetVehicleTransaction(grpc::CallbackServerContext* ctx,
+                                                  const v1::GetVehicleTransactionRequest* req,
+                                                  v1::VehicleTransaction* resp) override;
+
+ private:
+  usecase::RechargeQuery* recharge_;
+  usecase::VehicleQuery* vehicle_;
+};
+
+// Fills the seed's {code, msg, data} answer.
+void FillRechargeResponse(const usecase::RechargeQueryResult& r, v1::QueryRechargeOrderResponse* resp);
+
+}  // namespace orderquery::service
+
+#endif  // ORDERQUERY_SERVER_SERVICE_ORDER_QUERY_SERVICE_H_
