@@ -169,6 +169,12 @@ int main(int argc, char** argv) {
     if (!appid || !token || !no) return Usage("recharge needs --appid, --token and --order-no");
     auto r = (*client)->QueryRechargeOrder(*appid, *token, *no, force);
     if (!r.ok()) return Fail(r.status());
+    if (!json) {
+      // Text format drops a zero code (proto3 default); the seed's 0 matters, so say it.
+      std::cout << "code: " << static_cast<int>(r->code()) << " ("
+                << orderquery::v1::RechargeResultCode_Name(r->code()) << ")\n";
+      r->clear_code();
+    }
     Print(*r, json);
     return 0;
   }
@@ -186,6 +192,7 @@ int main(int argc, char** argv) {
     const std::string* merchant = need("--merchant");
     auto r = (*client)->GetTradeOrder(*id, merchant ? *merchant : "", force);
     if (!r.ok()) return Fail(r.status());
+    if (!json) std::cout << "code: " << r->code() << "\n";
     Print(*r, json);
     return 0;
   }
