@@ -57,7 +57,9 @@ add_custom_command(
   COMMENT "descriptor set orderquery.protoset")
 add_custom_target(oq_protoset ALL DEPENDS ${OQ_PROTOSET})
 
-add_library(oq_proto ${OQ_PROTO_SRCS})
+# Shared on purpose: from a static archive the linker drops service.pb.o (nothing references it)
+# and its descriptors never register, so reflection could list the services but not describe them.
+add_library(oq_proto SHARED ${OQ_PROTO_SRCS})
 add_library(orderquery::proto ALIAS oq_proto)
 target_include_directories(oq_proto PUBLIC $<BUILD_INTERFACE:${OQ_PROTO_OUT_DIR}>)
 target_link_libraries(oq_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)

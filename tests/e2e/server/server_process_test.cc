@@ -1,0 +1,263 @@
+// orderqueryd started as a real process against a real MariaDB: what an operator sees.
+#include <signal.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <future>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "client/orderquery_client.h"
+#include "gmock/gmock.h"
+#include "grpc_reflection_v1alpha/reflection.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "storage/migrations.h"
+#include "tests/e2e/process.h"
+#include "tests/fakes/sandbox_process.h"
+#include "tests/support/test_database.h"
+
+namespace orderquery {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::ChildProcess;
+namespace refl = grpc::reflection::v1alpha;
+
+std::string WriteFile(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string DbJson(const storage::MysqlOptions& o) {
+  return absl::StrCat(R"("db": {"host": ")", o.host, R"(", "port": )", o.port, R"(, "user": ")",
+                      o.user, R"(", "database": ")", o.database, R"(", "pool_size": 4})");
+}
+
+// Starts orderqueryd with `config_json`; the DB password goes through the environment.
+absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(const std::string& config_json,
+                                                          const std::string& password,
+                                                          std::vector<std::string> extra = {}) {
+  static int n = 0;
+  std::string path = WriteFile(absl::StrCat("orderqueryd", ++n, ".json"), config_json);
+  std::vector<std::string> argv = {OQ_ORDERQUERYD, "--config", path};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return ChildProcess::Start(argv, {{"ORDERQUERY_DB_PASSWORD", password}});
+}
+
+std::string Target(const std::string& listening_line) {
+  return listening_line.substr(std::string("orderqueryd listening on ").size());
+}
+
+class ServerProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test_support::TestDatabaseOptions o;
+    o.name_hint = "srv";
+    o.migrate = false;  // orderqueryd applies them
+    auto db = test_support::TestDatabase::Create(o);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+  }
+  std::string BaseConfig(const std::string& extra = "") {
+    return absl::StrCat("{", R"("listen": "127.0.0.1:0", "health_interval_ms": 200, )",
+                        DbJson(db_->options()), extra, "}");
+  }
+  std::unique_ptr<test_support::TestDatabase> db_;
+};
+
+TEST_F(ServerProcessTest, StartsMigratesServesHealthAndReflection) {
+  auto server = StartServer(BaseConfig(), db_->options().password);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto line = (*server)->WaitForLine("orderqueryd listening on", absl::Seconds(20));
+  ASSERT_TRUE(line.ok()) << line.status();
+
+  // Migrations were applied at start-up.
+  auto applied = storage::ListAppliedMigrations(db_->pool());
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(applied->size(), storage::EmbeddedMigrations().size());
+
+  client::ClientOptions opts;
+  opts.target = Target(*line);
+  auto c = client::OrderQueryClient::Create(opts);
+  ASSERT_TRUE(c.ok());
+  auto health = (*c)->Health();
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, "SERVING");
+
+  // Reflection lists both services and resolves their descriptors.
+  auto stub = refl::ServerReflection::NewStub((*c)->channel());
+  grpc::ClientContext ctx;
+  auto stream = stub->ServerReflectionInfo(&ctx);
+  refl::ServerReflectionRequest req;
+  req.set_list_services("");
+  ASSERT_TRUE(stream->Write(req));
+  refl::ServerReflectionResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  std::vector<std::string> names;
+  for (const auto& s : resp.list_services_response().service()) names.push_back(s.name());
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"orderquery.v1.OrderQueryService",
+                                              "orderquery.v1.TradeOrderService",
+                                              "grpc.health.v1.Health"}));
+  req.set_file_containing_symbol("orderquery.v1.OrderQueryService");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_GT(resp.file_descriptor_response().file_descriptor_proto_size(), 0) << resp.DebugString();
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+
+  (*server)->Signal(SIGTERM);
+  auto code = (*server)->Wait(absl::Seconds(15));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  EXPECT_THAT((*server)->Stderr(), HasSubstr("event=shutdown_complete"));
+}
+
+TEST_F(ServerProcessTest, SigtermLetsTheCallInFlightFinish) {
+  auto keys = fakes::MakeTestKeys(::testing::TempDir() + "/drain-keys", false);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  auto sandbox = fakes::SandboxProcess::Start(fakes::SandboxProcess::Options::FromKeys(*keys));
+  ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+  ASSERT_TRUE((*sandbox)->SetDefaults(nlohmann::json::parse(R"({"latency_ms": 1500})")).ok());
+  auto server = StartServer(
+      BaseConfig(absl::StrCat(R"(, "shutdown_grace_ms": 10000, "trade": {"default_merchant": "shop",)",
+                              R"( "merchants": {"shop": {"base_url": ")", (*sandbox)->base_url(),
+                              R"(", "mch_id": "20000000", "key": "sandbox-trade-key"}}})")),
+      db_->options().password);
+  ASSERT_TRUE(server.ok());
+  auto line = (*server)->WaitForLine("orderqueryd listening on", absl::Seconds(20));
+  ASSERT_TRUE(line.ok()) << line.status();
+  client::ClientOptions opts;
+  opts.target = Target(*line);
+  opts.deadline = absl::Seconds(10);
+  opts.max_attempts = 1;
+  auto c = client::OrderQueryClient::Create(opts);
+  ASSERT_TRUE(c.ok());
+
+  auto call = std::async(std::launch::async, [&] { return (*c)->GetTradeOrder("E01201908230414433510006"); });
+  absl::SleepFor(absl::Milliseconds(500));  // the call is now waiting on the slow upstream
+  const absl::Time sent = absl::Now();
+  (*server)->Signal(SIGTERM);
+  auto r = call.get();
+  ASSERT_TRUE(r.ok()) << r.status() << "\n" << (*server)->Stderr();
+  EXPECT_EQ(r->data().trade_order_id(), "E01201908230414433510006");
+  auto code = (*server)->Wait(absl::Seconds(15));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(8)) << "drain took the whole grace period";
+  EXPECT_THAT((*server)->Stderr(), HasSubstr("event=shutdown_started signal=SIGTERM"));
+}
+
+TEST_F(ServerProcessTest, HealthFollowsTheDatabase) {
+  // A MariaDB of this test's own, so that stopping it harms no other test.
+  const std::string dir = ::testing::TempDir() + "/own-mariadb";
+  ASSERT_EQ(std::system(absl::StrCat("bash ", OQ_MARIADB_SCRIPT, " start ", dir, " >/dev/null").c_str()), 0);
+  auto own = test_support::ReadMariadbEnv(dir + "/env");
+  ASSERT_TRUE(own.ok()) << own.status();
+  own->database = "srvhealth";
+  ASSERT_EQ(std::system(absl::StrCat("mariadb --defaults-file=", dir,
+                                     "/client.cnf -e 'CREATE DATABASE srvhealth'").c_str()),
+            0);
+  auto server = StartServer(absl::StrCat(R"({"listen": "127.0.0.1:0", "health_interval_ms": 200, )",
+                                         DbJson(*own), "}"),
+                            own->password);
+  ASSERT_TRUE(server.ok());
+  auto line = (*server)->WaitForLine("orderqueryd listening on", absl::Seconds(20));
+  ASSERT_TRUE(line.ok()) << line.status();
+  client::ClientOptions opts;
+  opts.target = Target(*line);
+  opts.max_attempts = 1;
+  auto c = client::OrderQueryClient::Create(opts);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)->Health().value_or("?"), "SERVING");
+
+  ASSERT_EQ(std::system(absl::StrCat("bash ", OQ_MARIADB_SCRIPT, " stop ", dir, " >/dev/null").c_str()), 0);
+  std::string status;
+  for (int i = 0; i < 100 && status != "NOT_SERVING"; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    status = (*c)->Health().value_or("?");
+  }
+  EXPECT_EQ(status, "NOT_SERVING");
+  EXPECT_THAT((*server)->Stderr(), HasSubstr("event=db_unreachable"));
+}
+
+TEST_F(ServerProcessTest, BadConfigExitsWithOneLineNamingTheKey) {
+  auto server = StartServer(BaseConfig(R"(, "upstream": {"max_attempts": 0})"), db_->options().password);
+  ASSERT_TRUE(server.ok());
+  auto code = (*server)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 2);
+  std::string err = (*server)->Stderr();
+  EXPECT_EQ(err, "orderqueryd: config: upstream.max_attempts (ORDERQUERY_UPSTREAM_MAX_ATTEMPTS): "
+                 "must be between 1 and 10 (got 0)\n");
+
+  // An environment override is checked the same way.
+  auto env_bad = ChildProcess::Start({OQ_ORDERQUERYD, "--config", WriteFile("ok.json", BaseConfig())},
+                                     {{"ORDERQUERY_REFLECTION", "maybe"}});
+  ASSERT_TRUE(env_bad.ok());
+  EXPECT_EQ((*env_bad)->Wait(absl::Seconds(10)).value_or(-1), 2);
+  EXPECT_THAT((*env_bad)->Stderr(), HasSubstr("reflection (ORDERQUERY_REFLECTION): must be true or false"));
+}
+
+TEST_F(ServerProcessTest, UnreadableMerchantKeyFailsStartNamingIt) {
+  auto server = StartServer(
+      BaseConfig(R"(, "wechat": {"merchants": {"demo": {"appids": ["wx1"], "mchid": "1230000109",
+          "serial_no": "S", "private_key_file": "/nonexistent/apiclient_key.pem",
+          "public_key_id": "PUB_KEY_ID_1", "public_key_file": "/nonexistent/pub.pem"}}})"),
+      db_->options().password);
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ((*server)->Wait(absl::Seconds(10)).value_or(-1), 2);
+  EXPECT_THAT((*server)->Stderr(),
+              HasSubstr("wechat.merchants.demo.private_key_file (ORDERQUERY_WECHAT_MERCHANTS_DEMO_PRIVATE_KEY_FILE): "
+                        "cannot read file /nonexistent/apiclient_key.pem"));
+}
+
+TEST_F(ServerProcessTest, UnreachableDatabaseGivesAClearError) {
+  const int port = testing::FreePort();
+  auto server = StartServer(absl::StrCat(R"({"listen": "127.0.0.1:0", "db": {"host": "127.0.0.1", "port": )",
+                                         port, R"(, "user": "x", "database": "y", "startup_timeout_ms": 600}})"),
+                            "pw");
+  ASSERT_TRUE(server.ok());
+  auto code = (*server)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 1);
+  std::string err = (*server)->Stderr();
+  EXPECT_THAT(err, HasSubstr("event=startup_failed"));
+  EXPECT_THAT(err, HasSubstr(absl::StrCat("database 127.0.0.1:", port, "/y")));
+  EXPECT_THAT(err, HasSubstr("UNAVAILABLE"));
+  EXPECT_THAT(err, ::testing::Not(HasSubstr("pw")));  // the password never reaches a log
+}
+
+TEST_F(ServerProcessTest, MigrateOnlyFromTwoProcessesAtOnce) {
+  const std::string cfg = WriteFile("migrate.json", BaseConfig());
+  const std::map<std::string, std::string> env = {{"ORDERQUERY_DB_PASSWORD", db_->options().password}};
+  auto a = ChildProcess::Start({OQ_ORDERQUERYD, "--config", cfg, "--migrate-only"}, env);
+  auto b = ChildProcess::Start({OQ_ORDERQUERYD, "--config", cfg, "--migrate-only"}, env);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ((*a)->Wait(absl::Seconds(30)).value_or(-1), 0) << (*a)->Stderr();
+  EXPECT_EQ((*b)->Wait(absl::Seconds(30)).value_or(-1), 0) << (*b)->Stderr();
+  auto applied = storage::ListAppliedMigrations(db_->pool());
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(applied->size(), storage::EmbeddedMigrations().size());
+  // And once more: a no-op.
+  auto c = ChildProcess::Start({OQ_ORDERQUERYD, "--config", cfg, "--migrate-only"}, env);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)->Wait(absl::Seconds(30)).value_or(-1), 0);
+  auto again = storage::ListAppliedMigrations(db_->pool());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->size(), applied->size());
+}
+
+TEST(ServerHelpTest, ListsEveryKeyWithItsEnvName) {
+  auto p = ChildProcess::Start({OQ_ORDERQUERYD, "--help"});
+  ASSERT_TRUE(p.ok());
+  auto line = (*p)->WaitForLine("  db.password", absl::Seconds(5));
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_THAT(*line, HasSubstr("[ORDERQUERY_DB_PASSWORD]"));
+  EXPECT_EQ((*p)->Wait(absl::Seconds(5)).value_or(-1), 0);
+}
+
+}  // namespace
+}  // namespace orderquery
