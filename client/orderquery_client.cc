@@ -26,7 +26,8 @@ absl::Status FromGrpc(const grpc::Status& s) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<OrderQueryClient>> OrderQueryClient::Create(const ClientOptions& options) {
+absl::StatusOr<std::unique_ptr<OrderQueryClient>> OrderQueryClient::Create(
+    const ClientOptions& options) {
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
   if (options.tls) {
     grpc::SslCredentialsOptions ssl;
@@ -59,7 +60,8 @@ OrderQueryClient::OrderQueryClient(ClientOptions options, std::shared_ptr<grpc::
 template <typename Call>
 absl::Status OrderQueryClient::WithRetries(Call call) {
   // One deadline for the whole call, retries included.
-  const auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.deadline);
+  const auto deadline =
+      std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.deadline);
   thread_local std::mt19937_64 rng{std::random_device{}()};
   absl::Duration backoff = options_.initial_backoff;
   for (int attempt = 1;; ++attempt) {
@@ -131,7 +133,8 @@ absl::StatusOr<std::string> OrderQueryClient::Health(const std::string& service)
   grpc::health::v1::HealthCheckRequest req;
   req.set_service(service);
   grpc::health::v1::HealthCheckResponse resp;
-  absl::Status s = WithRetries([&](grpc::ClientContext* ctx) { return stub->Check(ctx, req, &resp); });
+  absl::Status s =
+      WithRetries([&](grpc::ClientContext* ctx) { return stub->Check(ctx, req, &resp); });
   if (!s.ok()) return s;
   return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status());
 }

@@ -30,11 +30,11 @@ namespace orderquery::client {
 struct ClientOptions {
   std::string target = "127.0.0.1:50051";  // host:port
   bool tls = false;
-  std::string ca_file;    // TLS: CA bundle PEM (empty = system roots)
-  std::string cert_file;  // mTLS: client certificate PEM
-  std::string key_file;   // mTLS: client key PEM
+  std::string ca_file;                         // TLS: CA bundle PEM (empty = system roots)
+  std::string cert_file;                       // mTLS: client certificate PEM
+  std::string key_file;                        // mTLS: client key PEM
   absl::Duration deadline = absl::Seconds(5);  // per call, retries included
-  int max_attempts = 3;                         // UNAVAILABLE is retried up to this many tries
+  int max_attempts = 3;                        // UNAVAILABLE is retried up to this many tries
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(1);
 };
@@ -45,9 +45,10 @@ class OrderQueryClient {
   static absl::StatusOr<std::unique_ptr<OrderQueryClient>> Create(const ClientOptions& options);
 
   // Seed 000: the recharge order's state; business outcomes are in the response's code.
-  absl::StatusOr<v1::QueryRechargeOrderResponse> QueryRechargeOrder(
-      const std::string& appid, const std::string& token, const std::string& order_no,
-      bool force_refresh = false);
+  absl::StatusOr<v1::QueryRechargeOrderResponse> QueryRechargeOrder(const std::string& appid,
+                                                                    const std::string& token,
+                                                                    const std::string& order_no,
+                                                                    bool force_refresh = false);
   // Seed 002: a parking transaction (partner mode).
   absl::StatusOr<v1::VehicleTransaction> GetVehicleTransaction(const std::string& out_trade_no,
                                                                const std::string& sub_mchid,

@@ -10,23 +10,24 @@ namespace orderquery {
 
 namespace wechat = payment::wechat;
 
-void WechatRechargeQuerier::Query(const domain::RechargeOrder& order, absl::Time deadline,
-                                  std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) {
+void WechatRechargeQuerier::Query(
+    const domain::RechargeOrder& order, absl::Time deadline,
+    std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) {
   // The merchant the order was placed with: it serves the order's appid and is its mchid.
   const wechat::MerchantConfig* merchant = nullptr;
   for (const auto& m : *merchants_) {
     const bool serves = std::find(m.appids.begin(), m.appids.end(), order.appid) != m.appids.end();
-    const bool same = m.mchid == order.mchid &&
-                      (m.mode == wechat::ApiMode::kDirect || order.sub_mchid.empty() ||
-                       m.sub_mchid == order.sub_mchid);
+    const bool same =
+        m.mchid == order.mchid && (m.mode == wechat::ApiMode::kDirect || order.sub_mchid.empty() ||
+                                   m.sub_mchid == order.sub_mchid);
     if (serves && same) {
       merchant = &m;
       break;
     }
   }
   if (merchant == nullptr) {
-    return done(absl::InternalError(absl::StrCat("no WeChat merchant configured for appid ", order.appid,
-                                                 " and mchid ", order.mchid)));
+    return done(absl::InternalError(absl::StrCat("no WeChat merchant configured for appid ",
+                                                 order.appid, " and mchid ", order.mchid)));
   }
   const std::string order_appid = order.appid;
   client_->QueryOrder(*merchant, order.order_no, deadline,
@@ -69,15 +70,16 @@ void WechatVehicleQuerier::Query(const std::string& out_trade_no, const std::str
     return done(absl::FailedPreconditionError(
         "no partner-mode WeChat merchant is configured; vehicle transactions need one"));
   }
-  client_->QueryVehicleTransaction(*merchant, out_trade_no, sub_mchid, deadline,
-                                   [done](absl::StatusOr<wechat::VehicleResult> r) {
-                                     if (!r.ok()) return done(r.status());
-                                     done(usecase::VehicleAnswer{std::move(r->transaction),
-                                                                 std::move(r->body)});
-                                   });
+  client_->QueryVehicleTransaction(
+      *merchant, out_trade_no, sub_mchid, deadline,
+      [done](absl::StatusOr<wechat::VehicleResult> r) {
+        if (!r.ok()) return done(r.status());
+        done(usecase::VehicleAnswer{std::move(r->transaction), std::move(r->body)});
+      });
 }
 
-absl::StatusOr<v1::VehicleTransaction> WechatVehicleQuerier::Decode(const std::string& body_json) const {
+absl::StatusOr<v1::VehicleTransaction> WechatVehicleQuerier::Decode(
+    const std::string& body_json) const {
   return wechat::DecodeVehicleTransaction(body_json);
 }
 

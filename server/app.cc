@@ -9,9 +9,9 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "orderquery/v1/service.grpc.pb.h"
+#include "server/adapters.h"
 #include "server/common/executor.h"
 #include "server/common/log.h"
-#include "server/adapters.h"
 #include "server/payment/http/curl_transport.h"
 #include "server/payment/merchant/http_client.h"
 #include "server/payment/wechat/client.h"
@@ -21,10 +21,10 @@
 #include "server/usecase/recharge_query.h"
 #include "server/usecase/trade_query.h"
 #include "server/usecase/vehicle_query.h"
-#include "storage/recharge_repository.h"
-#include "storage/snapshot_repositories.h"
 #include "storage/migrations.h"
 #include "storage/mysql_pool.h"
+#include "storage/recharge_repository.h"
+#include "storage/snapshot_repositories.h"
 
 namespace orderquery {
 namespace {
@@ -121,7 +121,8 @@ payment::http::TransportOptions TransportOptionsFrom(const config::UpstreamConfi
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<storage::ConnectionPool>> ConnectAndMigrate(const config::Config& cfg) {
+absl::StatusOr<std::unique_ptr<storage::ConnectionPool>> ConnectAndMigrate(
+    const config::Config& cfg) {
   const absl::Time give_up = absl::Now() + absl::Milliseconds(cfg.db.startup_timeout_ms);
   absl::Status last;
   for (int attempt = 1;; ++attempt) {
@@ -140,7 +141,7 @@ absl::StatusOr<std::unique_ptr<storage::ConnectionPool>> ConnectAndMigrate(const
     absl::SleepFor(absl::Milliseconds(500));
   }
   return absl::Status(last.code(), absl::StrCat("database ", cfg.db.host, ":", cfg.db.port, "/",
-                                                 cfg.db.database, ": ", last.message()));
+                                                cfg.db.database, ": ", last.message()));
 }
 
 absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
@@ -149,7 +150,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
   if (!merchants.ok()) return merchants.status();
   auto transport = payment::http::MakeCurlTransport(TransportOptionsFrom(cfg.upstream));
   if (!transport.ok()) return transport.status();
-  auto trade_client = payment::merchant::HttpMerchantTradeClient::Create(cfg.trade_merchants, transport->get());
+  auto trade_client =
+      payment::merchant::HttpMerchantTradeClient::Create(cfg.trade_merchants, transport->get());
   if (!trade_client.ok()) return trade_client.status();
 
   auto pool = ConnectAndMigrate(cfg);
@@ -171,10 +173,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
       absl::Milliseconds(c.recharge_refresh_interval_ms));
   s.vehicle = std::make_unique<usecase::VehicleQuery>(s.vehicle_repo.get(), s.vehicle_querier.get(),
                                                       app->executor_.get());
-  s.trade = std::make_unique<usecase::TradeQuery>(s.trade_repo.get(), s.merchant.get(), app->executor_.get(),
-                                                  c.default_trade_merchant,
+  s.trade = std::make_unique<usecase::TradeQuery>(s.trade_repo.get(), s.merchant.get(),
+                                                  app->executor_.get(), c.default_trade_merchant,
                                                   absl::Milliseconds(c.trade_refresh_interval_ms));
-  s.order_query = std::make_unique<service::OrderQueryServiceImpl>(s.recharge.get(), s.vehicle.get());
+  s.order_query =
+      std::make_unique<service::OrderQueryServiceImpl>(s.recharge.get(), s.vehicle.get());
   s.trade_order = std::make_unique<service::TradeOrderServiceImpl>(s.trade.get());
   log::Info("wiring_done", {{"wechat_merchants", static_cast<int>(s.wechat_merchants.size())},
                             {"trade_merchants", static_cast<int>(c.trade_merchants.size())}});
@@ -188,9 +191,7 @@ App::App(config::Config cfg, std::unique_ptr<storage::ConnectionPool> pool)
   services_ = std::make_unique<Services>();
 }
 
-App::~App() {
-  Shutdown(absl::ZeroDuration());
-}
+App::~App() { Shutdown(absl::ZeroDuration()); }
 
 absl::StatusOr<std::string> App::Start() {
   grpc::EnableDefaultHealthCheckService(true);
@@ -250,8 +251,10 @@ void App::HealthLoop() {
     if (stopping_) break;
     server_->GetHealthCheckService()->SetServingStatus(up);
     if (up != last) {
-      if (up) log::Info("db_reachable");
-      else log::Error("db_unreachable", {{"health", "NOT_SERVING"}});
+      if (up)
+        log::Info("db_reachable");
+      else
+        log::Error("db_unreachable", {{"health", "NOT_SERVING"}});
       last = up;
     }
   }

@@ -24,7 +24,8 @@ class ConnectionPool;
 class BlockingExecutor;
 
 // Connects to the database, waiting up to db.startup_timeout_ms for it, and applies migrations.
-absl::StatusOr<std::unique_ptr<storage::ConnectionPool>> ConnectAndMigrate(const config::Config& cfg);
+absl::StatusOr<std::unique_ptr<storage::ConnectionPool>> ConnectAndMigrate(
+    const config::Config& cfg);
 
 class App {
  public:

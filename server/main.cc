@@ -92,8 +92,8 @@ int main(int argc, char** argv) {
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  Info("shutdown_started", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
-                            {"grace_ms", cfg->shutdown_grace_ms}});
+  Info("shutdown_started",
+       {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}, {"grace_ms", cfg->shutdown_grace_ms}});
   (*app)->Shutdown(absl::Milliseconds(cfg->shutdown_grace_ms));
   app->reset();
   Info("shutdown_complete");

@@ -13,10 +13,14 @@ std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
 
 const char* LevelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -33,11 +37,21 @@ void AppendQuoted(std::string* out, std::string_view s) {
   out->push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];
@@ -76,23 +90,33 @@ void SetMinLevel(Level level) { g_min_level.store(static_cast<int>(level)); }
 Level MinLevel() { return static_cast<Level>(g_min_level.load()); }
 
 bool ParseLevel(std::string_view name, Level* out) {
-  if (name == "debug") *out = Level::kDebug;
-  else if (name == "info") *out = Level::kInfo;
-  else if (name == "warn") *out = Level::kWarn;
-  else if (name == "error") *out = Level::kError;
-  else return false;
+  if (name == "debug")
+    *out = Level::kDebug;
+  else if (name == "info")
+    *out = Level::kInfo;
+  else if (name == "warn")
+    *out = Level::kWarn;
+  else if (name == "error")
+    *out = Level::kError;
+  else
+    return false;
   return true;
 }
 
 std::string Format(Level level, std::string_view event, std::initializer_list<Field> fields) {
   std::string line = "ts=" + NowRfc3339() + " level=" + LevelName(level) + " event=";
-  if (NeedsQuotes(event)) AppendQuoted(&line, event); else line.append(event);
+  if (NeedsQuotes(event))
+    AppendQuoted(&line, event);
+  else
+    line.append(event);
   for (const auto& [key, value] : fields) {
     line.push_back(' ');
     line.append(key);
     line.push_back('=');
-    if (value.quoted() && NeedsQuotes(value.text())) AppendQuoted(&line, value.text());
-    else line.append(value.text());
+    if (value.quoted() && NeedsQuotes(value.text()))
+      AppendQuoted(&line, value.text());
+    else
+      line.append(value.text());
   }
   return line;
 }

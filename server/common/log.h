@@ -19,15 +19,15 @@ enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 // A field value: strings and integers are enough for our events.
 class Value {
  public:
-  Value(std::string_view s) : text_(s), quoted_(true) {}         // NOLINT: implicit by design
-  Value(const std::string& s) : text_(s), quoted_(true) {}       // NOLINT
-  Value(absl::string_view s) : text_(s), quoted_(true) {}         // NOLINT
-  Value(const char* s) : text_(s ? s : ""), quoted_(true) {}     // NOLINT
-  Value(int64_t v) : text_(std::to_string(v)), quoted_(false) {}  // NOLINT
-  Value(int v) : text_(std::to_string(v)), quoted_(false) {}      // NOLINT
-  Value(uint64_t v) : text_(std::to_string(v)), quoted_(false) {} // NOLINT
-  Value(double v);                                                // NOLINT
-  Value(bool v) : text_(v ? "true" : "false"), quoted_(false) {}  // NOLINT
+  Value(std::string_view s) : text_(s), quoted_(true) {}           // NOLINT: implicit by design
+  Value(const std::string& s) : text_(s), quoted_(true) {}         // NOLINT
+  Value(absl::string_view s) : text_(s), quoted_(true) {}          // NOLINT
+  Value(const char* s) : text_(s ? s : ""), quoted_(true) {}       // NOLINT
+  Value(int64_t v) : text_(std::to_string(v)), quoted_(false) {}   // NOLINT
+  Value(int v) : text_(std::to_string(v)), quoted_(false) {}       // NOLINT
+  Value(uint64_t v) : text_(std::to_string(v)), quoted_(false) {}  // NOLINT
+  Value(double v);                                                 // NOLINT
+  Value(bool v) : text_(v ? "true" : "false"), quoted_(false) {}   // NOLINT
   const std::string& text() const { return text_; }
   bool quoted() const { return quoted_; }
 
@@ -45,10 +45,18 @@ bool ParseLevel(std::string_view name, Level* out);
 
 void Emit(Level level, std::string_view event, std::initializer_list<Field> fields);
 
-inline void Debug(std::string_view e, std::initializer_list<Field> f = {}) { Emit(Level::kDebug, e, f); }
-inline void Info(std::string_view e, std::initializer_list<Field> f = {}) { Emit(Level::kInfo, e, f); }
-inline void Warn(std::string_view e, std::initializer_list<Field> f = {}) { Emit(Level::kWarn, e, f); }
-inline void Error(std::string_view e, std::initializer_list<Field> f = {}) { Emit(Level::kError, e, f); }
+inline void Debug(std::string_view e, std::initializer_list<Field> f = {}) {
+  Emit(Level::kDebug, e, f);
+}
+inline void Info(std::string_view e, std::initializer_list<Field> f = {}) {
+  Emit(Level::kInfo, e, f);
+}
+inline void Warn(std::string_view e, std::initializer_list<Field> f = {}) {
+  Emit(Level::kWarn, e, f);
+}
+inline void Error(std::string_view e, std::initializer_list<Field> f = {}) {
+  Emit(Level::kError, e, f);
+}
 
 // Formats one line without emitting it (used by Emit and by tests).
 std::string Format(Level level, std::string_view event, std::initializer_list<Field> fields);

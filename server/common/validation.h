@@ -2,9 +2,8 @@
 #ifndef ORDERQUERY_SERVER_COMMON_VALIDATION_H_
 #define ORDERQUERY_SERVER_COMMON_VALIDATION_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace orderquery {
 

@@ -47,7 +47,8 @@ KeyDef<T> Int(std::string name, std::string help, Ref ref, int min, int max) {
   return {std::move(name), std::move(help), false,
           [ref, min, max](T& c, const std::string& v) {
             int n = 0;
-            if (!absl::SimpleAtoi(v, &n)) return absl::InvalidArgumentError("not an integer: \"" + v + "\"");
+            if (!absl::SimpleAtoi(v, &n))
+              return absl::InvalidArgumentError("not an integer: \"" + v + "\"");
             if (n < min || n > max) {
               return absl::InvalidArgumentError(
                   absl::StrCat("must be between ", min, " and ", max, " (got ", n, ")"));
@@ -62,9 +63,12 @@ template <typename T, typename Ref>
 KeyDef<T> Bool(std::string name, std::string help, Ref ref) {
   return {std::move(name), std::move(help), false,
           [ref](T& c, const std::string& v) {
-            if (v == "true" || v == "1") ref(c) = true;
-            else if (v == "false" || v == "0") ref(c) = false;
-            else return absl::InvalidArgumentError("must be true or false (got \"" + v + "\")");
+            if (v == "true" || v == "1")
+              ref(c) = true;
+            else if (v == "false" || v == "0")
+              ref(c) = false;
+            else
+              return absl::InvalidArgumentError("must be true or false (got \"" + v + "\")");
             return absl::OkStatus();
           },
           [ref](const T& c) { return std::string(ref(const_cast<T&>(c)) ? "true" : "false"); }};
@@ -83,37 +87,96 @@ KeyDef<T> List(std::string name, std::string help, Ref ref) {
 
 const std::vector<KeyDef<Config>>& TopKeys() {
   static const auto* keys = new std::vector<KeyDef<Config>>{
-      Str<Config>("listen", "gRPC listen address host:port", [](Config& c) -> auto& { return c.listen; }),
-      Bool<Config>("reflection", "serve gRPC server reflection", [](Config& c) -> auto& { return c.reflection; }),
-      Str<Config>("log_level", "debug | info | warn | error", [](Config& c) -> auto& { return c.log_level; }),
-      Int<Config>("shutdown_grace_ms", "on SIGTERM, how long in-flight calls may finish", [](Config& c) -> auto& { return c.shutdown_grace_ms; }, 0, 600000),
-      Int<Config>("workers", "threads for blocking work (0 = db.pool_size)", [](Config& c) -> auto& { return c.workers; }, 0, 1024),
-      Int<Config>("max_queue", "blocking work queued before RESOURCE_EXHAUSTED", [](Config& c) -> auto& { return c.max_queue; }, 1, 1000000),
-      Int<Config>("health_interval_ms", "how often the DB is pinged for grpc.health.v1", [](Config& c) -> auto& { return c.health_interval_ms; }, 100, 60000),
-      Str<Config>("tls.cert_file", "server certificate chain PEM (empty = plaintext)", [](Config& c) -> auto& { return c.tls.cert_file; }),
-      Str<Config>("tls.key_file", "server private key PEM", [](Config& c) -> auto& { return c.tls.key_file; }),
-      Str<Config>("tls.client_ca_file", "CA PEM for client certificates (set = mTLS)", [](Config& c) -> auto& { return c.tls.client_ca_file; }),
-      Str<Config>("db.host", "MariaDB/MySQL host", [](Config& c) -> auto& { return c.db.host; }),
-      Int<Config>("db.port", "MariaDB/MySQL port", [](Config& c) -> auto& { return c.db.port; }, 1, 65535),
-      Str<Config>("db.user", "database user", [](Config& c) -> auto& { return c.db.user; }),
-      Str<Config>("db.password", "database password (secret)", [](Config& c) -> auto& { return c.db.password; }, true),
-      Str<Config>("db.database", "database name", [](Config& c) -> auto& { return c.db.database; }),
-      Str<Config>("db.socket", "unix socket path (empty = TCP)", [](Config& c) -> auto& { return c.db.socket; }),
-      Int<Config>("db.pool_size", "connections in the pool", [](Config& c) -> auto& { return c.db.pool_size; }, 1, 256),
-      Int<Config>("db.acquire_timeout_ms", "wait for a free connection before UNAVAILABLE", [](Config& c) -> auto& { return c.db.acquire_timeout_ms; }, 1, 600000),
-      Int<Config>("db.connect_timeout_ms", "connect timeout", [](Config& c) -> auto& { return c.db.connect_timeout_ms; }, 1, 600000),
-      Int<Config>("db.startup_timeout_ms", "how long start-up waits for the database", [](Config& c) -> auto& { return c.db.startup_timeout_ms; }, 0, 3600000),
-      Int<Config>("upstream.connect_timeout_ms", "payment provider connect timeout", [](Config& c) -> auto& { return c.upstream.connect_timeout_ms; }, 1, 600000),
-      Int<Config>("upstream.request_timeout_ms", "payment provider request timeout (per attempt)", [](Config& c) -> auto& { return c.upstream.request_timeout_ms; }, 1, 600000),
-      Str<Config>("upstream.ca_file", "CA bundle for provider TLS (empty = system)", [](Config& c) -> auto& { return c.upstream.ca_file; }),
-      Str<Config>("upstream.proxy", "HTTP(S) proxy URL for provider calls", [](Config& c) -> auto& { return c.upstream.proxy; }),
-      Int<Config>("upstream.max_attempts", "attempts for idempotent calls on 429/5xx/connection errors", [](Config& c) -> auto& { return c.upstream.max_attempts; }, 1, 10),
-      Int<Config>("upstream.initial_backoff_ms", "first retry backoff (jittered, exponential)", [](Config& c) -> auto& { return c.upstream.initial_backoff_ms; }, 1, 60000),
-      Int<Config>("upstream.max_backoff_ms", "largest retry backoff", [](Config& c) -> auto& { return c.upstream.max_backoff_ms; }, 1, 600000),
-      Int<Config>("upstream.max_inflight_per_merchant", "concurrent provider calls per merchant", [](Config& c) -> auto& { return c.upstream.max_inflight_per_merchant; }, 1, 100000),
-      Int<Config>("recharge.refresh_interval_ms", "a pending recharge order is asked upstream at most this often", [](Config& c) -> auto& { return c.recharge_refresh_interval_ms; }, 0, 86400000),
-      Int<Config>("trade.refresh_interval_ms", "a non-final trade order is asked upstream at most this often", [](Config& c) -> auto& { return c.trade_refresh_interval_ms; }, 0, 86400000),
-      Str<Config>("trade.default_merchant", "trade merchant used when a request names none", [](Config& c) -> auto& { return c.default_trade_merchant; }),
+      Str<Config>(
+          "listen", "gRPC listen address host:port", [](Config & c) -> auto& { return c.listen; }),
+      Bool<Config>(
+          "reflection", "serve gRPC server reflection",
+          [](Config & c) -> auto& { return c.reflection; }),
+      Str<Config>(
+          "log_level", "debug | info | warn | error",
+          [](Config & c) -> auto& { return c.log_level; }),
+      Int<Config>(
+          "shutdown_grace_ms", "on SIGTERM, how long in-flight calls may finish",
+          [](Config & c) -> auto& { return c.shutdown_grace_ms; }, 0, 600000),
+      Int<Config>(
+          "workers", "threads for blocking work (0 = db.pool_size)",
+          [](Config & c) -> auto& { return c.workers; }, 0, 1024),
+      Int<Config>(
+          "max_queue", "blocking work queued before RESOURCE_EXHAUSTED",
+          [](Config & c) -> auto& { return c.max_queue; }, 1, 1000000),
+      Int<Config>(
+          "health_interval_ms", "how often the DB is pinged for grpc.health.v1",
+          [](Config & c) -> auto& { return c.health_interval_ms; }, 100, 60000),
+      Str<Config>(
+          "tls.cert_file", "server certificate chain PEM (empty = plaintext)",
+          [](Config & c) -> auto& { return c.tls.cert_file; }),
+      Str<Config>(
+          "tls.key_file", "server private key PEM",
+          [](Config & c) -> auto& { return c.tls.key_file; }),
+      Str<Config>(
+          "tls.client_ca_file", "CA PEM for client certificates (set = mTLS)",
+          [](Config & c) -> auto& { return c.tls.client_ca_file; }),
+      Str<Config>(
+          "db.host", "MariaDB/MySQL host", [](Config & c) -> auto& { return c.db.host; }),
+      Int<Config>(
+          "db.port", "MariaDB/MySQL port", [](Config & c) -> auto& { return c.db.port; }, 1, 65535),
+      Str<Config>(
+          "db.user", "database user", [](Config & c) -> auto& { return c.db.user; }),
+      Str<Config>(
+          "db.password", "database password (secret)",
+          [](Config & c) -> auto& { return c.db.password; }, true),
+      Str<Config>(
+          "db.database", "database name", [](Config & c) -> auto& { return c.db.database; }),
+      Str<Config>(
+          "db.socket", "unix socket path (empty = TCP)",
+          [](Config & c) -> auto& { return c.db.socket; }),
+      Int<Config>(
+          "db.pool_size", "connections in the pool",
+          [](Config & c) -> auto& { return c.db.pool_size; }, 1, 256),
+      Int<Config>(
+          "db.acquire_timeout_ms", "wait for a free connection before UNAVAILABLE",
+          [](Config & c) -> auto& { return c.db.acquire_timeout_ms; }, 1, 600000),
+      Int<Config>(
+          "db.connect_timeout_ms", "connect timeout",
+          [](Config & c) -> auto& { return c.db.connect_timeout_ms; }, 1, 600000),
+      Int<Config>(
+          "db.startup_timeout_ms", "how long start-up waits for the database",
+          [](Config & c) -> auto& { return c.db.startup_timeout_ms; }, 0, 3600000),
+      Int<Config>(
+          "upstream.connect_timeout_ms", "payment provider connect timeout",
+          [](Config & c) -> auto& { return c.upstream.connect_timeout_ms; }, 1, 600000),
+      Int<Config>(
+          "upstream.request_timeout_ms", "payment provider request timeout (per attempt)",
+          [](Config & c) -> auto& { return c.upstream.request_timeout_ms; }, 1, 600000),
+      Str<Config>(
+          "upstream.ca_file", "CA bundle for provider TLS (empty = system)",
+          [](Config & c) -> auto& { return c.upstream.ca_file; }),
+      Str<Config>(
+          "upstream.proxy", "HTTP(S) proxy URL for provider calls",
+          [](Config & c) -> auto& { return c.upstream.proxy; }),
+      Int<Config>(
+          "upstream.max_attempts", "attempts for idempotent calls on 429/5xx/connection errors",
+          [](Config & c) -> auto& { return c.upstream.max_attempts; }, 1, 10),
+      Int<Config>(
+          "upstream.initial_backoff_ms", "first retry backoff (jittered, exponential)",
+          [](Config & c) -> auto& { return c.upstream.initial_backoff_ms; }, 1, 60000),
+      Int<Config>(
+          "upstream.max_backoff_ms", "largest retry backoff",
+          [](Config & c) -> auto& { return c.upstream.max_backoff_ms; }, 1, 600000),
+      Int<Config>(
+          "upstream.max_inflight_per_merchant", "concurrent provider calls per merchant",
+          [](Config & c) -> auto& { return c.upstream.max_inflight_per_merchant; }, 1, 100000),
+      Int<Config>(
+          "recharge.refresh_interval_ms",
+          "a pending recharge order is asked upstream at most this often",
+          [](Config & c) -> auto& { return c.recharge_refresh_interval_ms; }, 0, 86400000),
+      Int<Config>(
+          "trade.refresh_interval_ms",
+          "a non-final trade order is asked upstream at most this often",
+          [](Config & c) -> auto& { return c.trade_refresh_interval_ms; }, 0, 86400000),
+      Str<Config>(
+          "trade.default_merchant", "trade merchant used when a request names none",
+          [](Config & c) -> auto& { return c.default_trade_merchant; }),
   };
   return *keys;
 }
@@ -121,17 +184,37 @@ const std::vector<KeyDef<Config>>& TopKeys() {
 const std::vector<KeyDef<WechatMerchantConfig>>& WechatKeys() {
   using W = WechatMerchantConfig;
   static const auto* keys = new std::vector<KeyDef<W>>{
-      List<W>("appids", "official-account AppIDs this merchant serves (comma list)", [](W& m) -> auto& { return m.appids; }),
-      Str<W>("mode", "direct | partner", [](W& m) -> auto& { return m.mode; }),
-      Str<W>("mchid", "merchant id (partner mode: the service provider's)", [](W& m) -> auto& { return m.mchid; }),
-      Str<W>("sub_mchid", "partner mode: default sub-merchant id", [](W& m) -> auto& { return m.sub_mchid; }),
-      Str<W>("serial_no", "merchant API certificate serial", [](W& m) -> auto& { return m.serial_no; }),
-      Str<W>("private_key_file", "merchant private key, PKCS#8 PEM file", [](W& m) -> auto& { return m.private_key_file; }),
-      Str<W>("private_key_pem", "merchant private key PEM itself (secret)", [](W& m) -> auto& { return m.private_key_pem; }, true),
-      Str<W>("public_key_id", "WeChat Pay public key id PUB_KEY_ID_...", [](W& m) -> auto& { return m.public_key_id; }),
-      Str<W>("public_key_file", "WeChat Pay public key PEM file", [](W& m) -> auto& { return m.public_key_file; }),
-      List<W>("platform_cert_files", "platform certificate PEM files (certificate mode)", [](W& m) -> auto& { return m.platform_cert_files; }),
-      Str<W>("base_url", "API base URL", [](W& m) -> auto& { return m.base_url; }),
+      List<W>(
+          "appids", "official-account AppIDs this merchant serves (comma list)",
+          [](W & m) -> auto& { return m.appids; }),
+      Str<W>(
+          "mode", "direct | partner", [](W & m) -> auto& { return m.mode; }),
+      Str<W>(
+          "mchid", "merchant id (partner mode: the service provider's)",
+          [](W & m) -> auto& { return m.mchid; }),
+      Str<W>(
+          "sub_mchid", "partner mode: default sub-merchant id",
+          [](W & m) -> auto& { return m.sub_mchid; }),
+      Str<W>(
+          "serial_no", "merchant API certificate serial",
+          [](W & m) -> auto& { return m.serial_no; }),
+      Str<W>(
+          "private_key_file", "merchant private key, PKCS#8 PEM file",
+          [](W & m) -> auto& { return m.private_key_file; }),
+      Str<W>(
+          "private_key_pem", "merchant private key PEM itself (secret)",
+          [](W & m) -> auto& { return m.private_key_pem; }, true),
+      Str<W>(
+          "public_key_id", "WeChat Pay public key id PUB_KEY_ID_...",
+          [](W & m) -> auto& { return m.public_key_id; }),
+      Str<W>(
+          "public_key_file", "WeChat Pay public key PEM file",
+          [](W & m) -> auto& { return m.public_key_file; }),
+      List<W>(
+          "platform_cert_files", "platform certificate PEM files (certificate mode)",
+          [](W & m) -> auto& { return m.platform_cert_files; }),
+      Str<W>(
+          "base_url", "API base URL", [](W & m) -> auto& { return m.base_url; }),
   };
   return *keys;
 }
@@ -139,12 +222,18 @@ const std::vector<KeyDef<WechatMerchantConfig>>& WechatKeys() {
 const std::vector<KeyDef<TradeMerchantConfig>>& TradeKeys() {
   using T = TradeMerchantConfig;
   static const auto* keys = new std::vector<KeyDef<T>>{
-      Str<T>("base_url", "merchant API base URL", [](T& m) -> auto& { return m.base_url; }),
-      Str<T>("mch_id", "merchant id (mchId)", [](T& m) -> auto& { return m.mch_id; }),
-      Str<T>("app_id", "application id (appId)", [](T& m) -> auto& { return m.app_id; }),
-      Str<T>("key", "signing key (secret)", [](T& m) -> auto& { return m.key; }, true),
-      Str<T>("key_file", "file holding the signing key", [](T& m) -> auto& { return m.key_file; }),
-      Str<T>("sign_type", "MD5 | HMAC-SHA256", [](T& m) -> auto& { return m.sign_type; }),
+      Str<T>(
+          "base_url", "merchant API base URL", [](T & m) -> auto& { return m.base_url; }),
+      Str<T>(
+          "mch_id", "merchant id (mchId)", [](T & m) -> auto& { return m.mch_id; }),
+      Str<T>(
+          "app_id", "application id (appId)", [](T & m) -> auto& { return m.app_id; }),
+      Str<T>(
+          "key", "signing key (secret)", [](T & m) -> auto& { return m.key; }, true),
+      Str<T>(
+          "key_file", "file holding the signing key", [](T & m) -> auto& { return m.key_file; }),
+      Str<T>(
+          "sign_type", "MD5 | HMAC-SHA256", [](T & m) -> auto& { return m.sign_type; }),
   };
   return *keys;
 }
@@ -154,7 +243,8 @@ absl::Status KeyError(const std::string& key, absl::string_view why) {
 }
 
 // Flattens the JSON file into "a.b.c" -> text. Merchant maps stay keyed by name.
-absl::Status Flatten(const Json& j, const std::string& prefix, std::map<std::string, std::string>* out) {
+absl::Status Flatten(const Json& j, const std::string& prefix,
+                     std::map<std::string, std::string>* out) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
     const Json& v = it.value();
@@ -183,7 +273,8 @@ absl::Status Flatten(const Json& j, const std::string& prefix, std::map<std::str
 }
 
 bool ValidName(const std::string& n) {
-  return !n.empty() && std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isalnum(c); });
+  return !n.empty() &&
+         std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isalnum(c); });
 }
 
 absl::Status CheckReadable(const std::string& key, const std::string& path) {
@@ -210,15 +301,22 @@ absl::Status ApplyMerchantKeys(const std::string& group, const std::vector<KeyDe
     }
   }
   for (const auto& name : names) {
-    if (!ValidName(name)) return KeyError(group + "." + name, "merchant names are letters and digits only");
+    if (!ValidName(name))
+      return KeyError(group + "." + name, "merchant names are letters and digits only");
     T m;
     m.name = name;
     for (const auto& def : defs) {
       std::string key = group + "." + name + "." + def.name;
       std::string value;
       bool have = false;
-      if (auto it = flat.find(key); it != flat.end()) { value = it->second; have = true; }
-      if (auto it = env.find(EnvName(key)); it != env.end()) { value = it->second; have = true; }
+      if (auto it = flat.find(key); it != flat.end()) {
+        value = it->second;
+        have = true;
+      }
+      if (auto it = env.find(EnvName(key)); it != env.end()) {
+        value = it->second;
+        have = true;
+      }
       if (!have) continue;
       if (auto s = def.set(m, value); !s.ok()) return KeyError(key, s.message());
     }
@@ -230,7 +328,8 @@ absl::Status ApplyMerchantKeys(const std::string& group, const std::vector<KeyDe
     std::string rest = k.substr(group.size() + 1);
     size_t dot = rest.find('.');
     std::string field = dot == std::string::npos ? "" : rest.substr(dot + 1);
-    bool known = std::any_of(defs.begin(), defs.end(), [&](const auto& d) { return d.name == field; });
+    bool known =
+        std::any_of(defs.begin(), defs.end(), [&](const auto& d) { return d.name == field; });
     if (!known) return KeyError(k, "unknown key");
   }
   return absl::OkStatus();
@@ -238,7 +337,8 @@ absl::Status ApplyMerchantKeys(const std::string& group, const std::vector<KeyDe
 
 absl::Status Validate(const Config& c) {
   if (c.listen.find(':') == std::string::npos) return KeyError("listen", "must be host:port");
-  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error") {
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error") {
     return KeyError("log_level", "must be debug, info, warn or error");
   }
   if (c.tls.cert_file.empty() != c.tls.key_file.empty()) {
@@ -248,10 +348,11 @@ absl::Status Validate(const Config& c) {
   if (!c.tls.client_ca_file.empty() && c.tls.cert_file.empty()) {
     return KeyError("tls.client_ca_file", "mTLS needs tls.cert_file and tls.key_file");
   }
-  for (const auto& [key, path] : {std::pair<std::string, std::string>{"tls.cert_file", c.tls.cert_file},
-                                  {"tls.key_file", c.tls.key_file},
-                                  {"tls.client_ca_file", c.tls.client_ca_file},
-                                  {"upstream.ca_file", c.upstream.ca_file}}) {
+  for (const auto& [key, path] :
+       {std::pair<std::string, std::string>{"tls.cert_file", c.tls.cert_file},
+        {"tls.key_file", c.tls.key_file},
+        {"tls.client_ca_file", c.tls.client_ca_file},
+        {"upstream.ca_file", c.upstream.ca_file}}) {
     if (auto s = CheckReadable(key, path); !s.ok()) return s;
   }
   if (c.upstream.max_backoff_ms < c.upstream.initial_backoff_ms) {
@@ -259,7 +360,8 @@ absl::Status Validate(const Config& c) {
   }
   for (const auto& [name, m] : c.wechat_merchants) {
     std::string p = "wechat.merchants." + name + ".";
-    if (m.mode != "direct" && m.mode != "partner") return KeyError(p + "mode", "must be direct or partner");
+    if (m.mode != "direct" && m.mode != "partner")
+      return KeyError(p + "mode", "must be direct or partner");
     if (m.mchid.empty() || !std::all_of(m.mchid.begin(), m.mchid.end(), ::isdigit)) {
       return KeyError(p + "mchid", "must be the merchant id (digits)");
     }
@@ -274,7 +376,8 @@ absl::Status Validate(const Config& c) {
     }
     if (m.public_key_file.empty() && m.platform_cert_files.empty()) {
       return KeyError(p + "public_key_file",
-                      "a WeChat Pay public key (public_key_id + public_key_file) or platform_cert_files is required");
+                      "a WeChat Pay public key (public_key_id + public_key_file) or "
+                      "platform_cert_files is required");
     }
     if (auto s = CheckReadable(p + "public_key_file", m.public_key_file); !s.ok()) return s;
     for (const auto& f : m.platform_cert_files) {
@@ -290,7 +393,8 @@ absl::Status Validate(const Config& c) {
       return KeyError(p + "base_url", "must start with http:// or https://");
     }
     if (m.mch_id.empty()) return KeyError(p + "mch_id", "is required");
-    if (m.key.empty() && m.key_file.empty()) return KeyError(p + "key", "key or key_file is required");
+    if (m.key.empty() && m.key_file.empty())
+      return KeyError(p + "key", "key or key_file is required");
     if (auto s = CheckReadable(p + "key_file", m.key_file); !s.ok()) return s;
     if (m.sign_type != "MD5" && m.sign_type != "HMAC-SHA256") {
       return KeyError(p + "sign_type", "must be MD5 or HMAC-SHA256");
@@ -306,7 +410,9 @@ absl::Status Validate(const Config& c) {
 
 std::string EnvName(const std::string& key) {
   std::string out = "ORDERQUERY_";
-  for (char ch : key) out.push_back(ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+  for (char ch : key)
+    out.push_back(ch == '.' ? '_'
+                            : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
   return out;
 }
 
@@ -339,17 +445,29 @@ absl::StatusOr<Config> Load(const std::string& path, const Env& env) {
     known.insert(def.name);
     std::string value;
     bool have = false;
-    if (auto it = flat.find(def.name); it != flat.end()) { value = it->second; have = true; }
-    if (auto it = env.find(EnvName(def.name)); it != env.end()) { value = it->second; have = true; }
+    if (auto it = flat.find(def.name); it != flat.end()) {
+      value = it->second;
+      have = true;
+    }
+    if (auto it = env.find(EnvName(def.name)); it != env.end()) {
+      value = it->second;
+      have = true;
+    }
     if (!have) continue;
     if (auto s = def.set(c, value); !s.ok()) return KeyError(def.name, s.message());
   }
   for (const auto& [k, v] : flat) {
-    if (known.count(k) || k.rfind("wechat.merchants.", 0) == 0 || k.rfind("trade.merchants.", 0) == 0) continue;
+    if (known.count(k) || k.rfind("wechat.merchants.", 0) == 0 ||
+        k.rfind("trade.merchants.", 0) == 0)
+      continue;
     return KeyError(k, "unknown key");
   }
-  if (auto s = ApplyMerchantKeys("wechat.merchants", WechatKeys(), flat, env, &c.wechat_merchants); !s.ok()) return s;
-  if (auto s = ApplyMerchantKeys("trade.merchants", TradeKeys(), flat, env, &c.trade_merchants); !s.ok()) return s;
+  if (auto s = ApplyMerchantKeys("wechat.merchants", WechatKeys(), flat, env, &c.wechat_merchants);
+      !s.ok())
+    return s;
+  if (auto s = ApplyMerchantKeys("trade.merchants", TradeKeys(), flat, env, &c.trade_merchants);
+      !s.ok())
+    return s;
   if (auto s = Validate(c); !s.ok()) return s;
   return c;
 }
@@ -366,7 +484,8 @@ std::string KeysHelp() {
     out << "\n";
   }
   out << "\nWeChat Pay merchants: wechat.merchants.NAME.KEY (NAME = letters/digits; the env list\n"
-         "ORDERQUERY_WECHAT_MERCHANTS=NAME1,NAME2 declares merchants from the environment alone):\n";
+         "ORDERQUERY_WECHAT_MERCHANTS=NAME1,NAME2 declares merchants from the environment "
+         "alone):\n";
   WechatMerchantConfig wd;
   for (const auto& def : WechatKeys()) {
     std::string d = def.get(wd);
@@ -375,7 +494,8 @@ std::string KeysHelp() {
     if (!d.empty() && !def.secret) out << " (default " << d << ")";
     out << "\n";
   }
-  out << "\nTrade API merchants (seed 001): trade.merchants.NAME.KEY (env list ORDERQUERY_TRADE_MERCHANTS):\n";
+  out << "\nTrade API merchants (seed 001): trade.merchants.NAME.KEY (env list "
+         "ORDERQUERY_TRADE_MERCHANTS):\n";
   TradeMerchantConfig td;
   for (const auto& def : TradeKeys()) {
     std::string d = def.get(td);

@@ -6,28 +6,44 @@ namespace orderquery::domain {
 
 const char* ResultMessage(ResultCode code) {
   switch (code) {
-    case ResultCode::kSuccess: return "订单支付成功";
-    case ResultCode::kRefund: return "订单转入退款";
-    case ResultCode::kNotPay: return "订单未支付";
-    case ResultCode::kClosed: return "订单已关闭";
-    case ResultCode::kRevoked: return "订单已撤销(付款码支付)";
-    case ResultCode::kUserPaying: return "用户支付中(付款码支付)";
-    case ResultCode::kPayError: return "订单支付失败(其他原因,如银行返回失败)";
-    case ResultCode::kOrderNotExist: return "订单不存在";
-    case ResultCode::kUnknown: return "订单未知状态";
+    case ResultCode::kSuccess:
+      return "订单支付成功";
+    case ResultCode::kRefund:
+      return "订单转入退款";
+    case ResultCode::kNotPay:
+      return "订单未支付";
+    case ResultCode::kClosed:
+      return "订单已关闭";
+    case ResultCode::kRevoked:
+      return "订单已撤销(付款码支付)";
+    case ResultCode::kUserPaying:
+      return "用户支付中(付款码支付)";
+    case ResultCode::kPayError:
+      return "订单支付失败(其他原因,如银行返回失败)";
+    case ResultCode::kOrderNotExist:
+      return "订单不存在";
+    case ResultCode::kUnknown:
+      return "订单未知状态";
   }
   return "订单未知状态";
 }
 
 ResultCode CodeForState(RechargeState s) {
   switch (s) {
-    case RechargeState::kSuccess: return ResultCode::kSuccess;
-    case RechargeState::kRefund: return ResultCode::kRefund;
-    case RechargeState::kNotPay: return ResultCode::kNotPay;
-    case RechargeState::kClosed: return ResultCode::kClosed;
-    case RechargeState::kRevoked: return ResultCode::kRevoked;
-    case RechargeState::kUserPaying: return ResultCode::kUserPaying;
-    case RechargeState::kPayError: return ResultCode::kPayError;
+    case RechargeState::kSuccess:
+      return ResultCode::kSuccess;
+    case RechargeState::kRefund:
+      return ResultCode::kRefund;
+    case RechargeState::kNotPay:
+      return ResultCode::kNotPay;
+    case RechargeState::kClosed:
+      return ResultCode::kClosed;
+    case RechargeState::kRevoked:
+      return ResultCode::kRevoked;
+    case RechargeState::kUserPaying:
+      return ResultCode::kUserPaying;
+    case RechargeState::kPayError:
+      return ResultCode::kPayError;
   }
   return ResultCode::kUnknown;
 }

@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace orderquery::domain {
@@ -19,7 +19,7 @@ namespace orderquery::domain {
 struct VehicleSnapshot {
   std::string sub_mchid;
   std::string out_trade_no;
-  std::string trade_state;     // SUCCESS / ACCEPTED / PAY_FAIL / REFUND
+  std::string trade_state;  // SUCCESS / ACCEPTED / PAY_FAIL / REFUND
   std::string transaction_id;
   int64_t total_fen = 0;
   std::string body_json;

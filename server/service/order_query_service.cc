@@ -22,20 +22,28 @@ absl::Time Deadline(const grpc::CallbackServerContext* ctx) {
 
 v1::RechargeOrderState ToProto(domain::RechargeState s) {
   switch (s) {
-    case domain::RechargeState::kNotPay: return v1::RECHARGE_ORDER_STATE_NOTPAY;
-    case domain::RechargeState::kSuccess: return v1::RECHARGE_ORDER_STATE_SUCCESS;
-    case domain::RechargeState::kRefund: return v1::RECHARGE_ORDER_STATE_REFUND;
-    case domain::RechargeState::kClosed: return v1::RECHARGE_ORDER_STATE_CLOSED;
-    case domain::RechargeState::kRevoked: return v1::RECHARGE_ORDER_STATE_REVOKED;
-    case domain::RechargeState::kUserPaying: return v1::RECHARGE_ORDER_STATE_USERPAYING;
-    case domain::RechargeState::kPayError: return v1::RECHARGE_ORDER_STATE_PAYERROR;
+    case domain::RechargeState::kNotPay:
+      return v1::RECHARGE_ORDER_STATE_NOTPAY;
+    case domain::RechargeState::kSuccess:
+      return v1::RECHARGE_ORDER_STATE_SUCCESS;
+    case domain::RechargeState::kRefund:
+      return v1::RECHARGE_ORDER_STATE_REFUND;
+    case domain::RechargeState::kClosed:
+      return v1::RECHARGE_ORDER_STATE_CLOSED;
+    case domain::RechargeState::kRevoked:
+      return v1::RECHARGE_ORDER_STATE_REVOKED;
+    case domain::RechargeState::kUserPaying:
+      return v1::RECHARGE_ORDER_STATE_USERPAYING;
+    case domain::RechargeState::kPayError:
+      return v1::RECHARGE_ORDER_STATE_PAYERROR;
   }
   return v1::RECHARGE_ORDER_STATE_UNSPECIFIED;
 }
 
 }  // namespace
 
-void FillRechargeResponse(const usecase::RechargeQueryResult& r, v1::QueryRechargeOrderResponse* resp) {
+void FillRechargeResponse(const usecase::RechargeQueryResult& r,
+                          v1::QueryRechargeOrderResponse* resp) {
   resp->set_code(static_cast<v1::RechargeResultCode>(static_cast<int>(r.code)));
   resp->set_msg(domain::ResultMessage(r.code));
   if (!r.order) return;  // data: null, as the seed answers for a missing order
@@ -62,11 +70,12 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::QueryRechargeOrder(
   r.order_no = req->order_no();
   r.force_refresh = req->force_refresh();
   r.deadline = Deadline(ctx);
-  recharge_->Run(std::move(r), [reactor, resp](absl::StatusOr<usecase::RechargeQueryResult> result) {
-    if (!result.ok()) return reactor->Finish(ToGrpc(result.status()));
-    FillRechargeResponse(*result, resp);
-    reactor->Finish(grpc::Status::OK);
-  });
+  recharge_->Run(std::move(r),
+                 [reactor, resp](absl::StatusOr<usecase::RechargeQueryResult> result) {
+                   if (!result.ok()) return reactor->Finish(ToGrpc(result.status()));
+                   FillRechargeResponse(*result, resp);
+                   reactor->Finish(grpc::Status::OK);
+                 });
   return reactor;
 }
 

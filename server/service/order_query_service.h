@@ -27,7 +27,8 @@ class OrderQueryServiceImpl final : public v1::OrderQueryService::CallbackServic
 };
 
 // Fills the seed's {code, msg, data} answer.
-void FillRechargeResponse(const usecase::RechargeQueryResult& r, v1::QueryRechargeOrderResponse* resp);
+void FillRechargeResponse(const usecase::RechargeQueryResult& r,
+                          v1::QueryRechargeOrderResponse* resp);
 
 }  // namespace orderquery::service
 

@@ -15,7 +15,7 @@ grpc::ServerUnaryReactor* TradeOrderServiceImpl::GetTradeOrder(grpc::CallbackSer
   r.force_refresh = req->force_refresh();
   auto d = ctx->deadline();
   r.deadline = d == std::chrono::system_clock::time_point::max() ? absl::InfiniteFuture()
-                                                                  : absl::FromChrono(d);
+                                                                 : absl::FromChrono(d);
   trade_->Run(std::move(r), [reactor, resp](absl::StatusOr<usecase::TradeQueryResult> result) {
     if (!result.ok()) return reactor->Finish(ToGrpc(result.status()));
     resp->set_code(0);

@@ -22,11 +22,13 @@ RechargeQuery::RechargeQuery(domain::RechargeRepository* repo, TransactionQuerie
 void RechargeQuery::Run(RechargeQueryRequest req, Done done) {
   // Validation happens before any I/O, and a rejected request writes nothing.
   if (req.appid.empty()) {
-    return done(absl::InvalidArgumentError("appid is required (request header/metadata \"appid\")"));
+    return done(
+        absl::InvalidArgumentError("appid is required (request header/metadata \"appid\")"));
   }
   if (absl::Status s = ValidateOutTradeNo(req.order_no, "order_no"); !s.ok()) return done(s);
   if (req.token.empty()) {
-    return done(absl::UnauthenticatedError("token is required (metadata \"token\" or field token)"));
+    return done(
+        absl::UnauthenticatedError("token is required (metadata \"token\" or field token)"));
   }
   auto task = [this, req, done]() {
     auto session = repo_->ResolveToken(req.token, clock_());
@@ -36,7 +38,8 @@ void RechargeQuery::Run(RechargeQueryRequest req, Done done) {
     }
     auto order = repo_->GetOrder(req.order_no);
     // Another user's or another appid's order looks exactly like a missing one.
-    const bool foreign = order.ok() && (order->user_id != session->user_id || order->appid != req.appid);
+    const bool foreign =
+        order.ok() && (order->user_id != session->user_id || order->appid != req.appid);
     if (foreign || (!order.ok() && absl::IsNotFound(order.status()))) {
       RechargeQueryResult r;
       r.code = ResultCode::kOrderNotExist;
@@ -78,22 +81,23 @@ void RechargeQuery::AfterLoad(const RechargeQueryRequest& req, const domain::Ses
       order.order_no, [done](const absl::StatusOr<RechargeQueryResult>& r) { done(r); });
   if (!leader) return;
   const absl::Time started = clock_();
-  upstream_->Query(order, req.deadline,
-                   [this, order, started](absl::StatusOr<domain::UpstreamTransaction> reply) {
-                     // Runs on the transport thread: hop to the executor for storage work.
-                     auto shared = std::make_shared<absl::StatusOr<domain::UpstreamTransaction>>(
-                         std::move(reply));
-                     bool queued = executor_->TrySubmit(
-                         [this, order, started, shared] { OnUpstream(order, started, std::move(*shared)); });
-                     if (!queued) {
-                       // WeChat keeps the truth: nothing is lost, the next query asks again.
-                       log::Error("recharge_reply_dropped", {{"order_no", order.order_no},
-                                                             {"why", "work queue full"}});
-                       coalescer_.Complete(order.order_no,
-                                           absl::ResourceExhaustedError(
-                                               "orderqueryd is overloaded: work queue full, retry later"));
-                     }
-                   });
+  upstream_->Query(
+      order, req.deadline,
+      [this, order, started](absl::StatusOr<domain::UpstreamTransaction> reply) {
+        // Runs on the transport thread: hop to the executor for storage work.
+        auto shared =
+            std::make_shared<absl::StatusOr<domain::UpstreamTransaction>>(std::move(reply));
+        bool queued = executor_->TrySubmit(
+            [this, order, started, shared] { OnUpstream(order, started, std::move(*shared)); });
+        if (!queued) {
+          // WeChat keeps the truth: nothing is lost, the next query asks again.
+          log::Error("recharge_reply_dropped",
+                     {{"order_no", order.order_no}, {"why", "work queue full"}});
+          coalescer_.Complete(order.order_no,
+                              absl::ResourceExhaustedError(
+                                  "orderqueryd is overloaded: work queue full, retry later"));
+        }
+      });
 }
 
 void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time started,
@@ -107,7 +111,8 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
     entry.trade_state = reply->trade_state;
   } else {
     entry.error_code = upstream_->ErrorCode(reply.status());
-    if (entry.error_code.empty()) entry.error_code = absl::StatusCodeToString(reply.status().code());
+    if (entry.error_code.empty())
+      entry.error_code = absl::StatusCodeToString(reply.status().code());
     entry.error_message = std::string(reply.status().message().substr(0, 250));
   }
   if (absl::Status s = repo_->AppendQueryLog(entry); !s.ok()) {
@@ -116,7 +121,8 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
   const bool answered = reply.ok() || absl::IsNotFound(reply.status());
   if (answered) {
     if (absl::Status s = repo_->TouchLastQueried(order.order_no, clock_()); !s.ok()) {
-      log::Warn("touch_last_queried_failed", {{"order_no", order.order_no}, {"error", s.ToString()}});
+      log::Warn("touch_last_queried_failed",
+                {{"order_no", order.order_no}, {"error", s.ToString()}});
     }
   }
 
@@ -132,8 +138,8 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
       result = balance.ok() ? absl::StatusOr<RechargeQueryResult>(r) : balance.status();
       if (balance.ok()) result->balance_fen = *balance;
     } else {
-      log::Warn("recharge_upstream_failed", {{"order_no", order.order_no},
-                                             {"error", reply.status().ToString()}});
+      log::Warn("recharge_upstream_failed",
+                {{"order_no", order.order_no}, {"error", reply.status().ToString()}});
       result = reply.status();
     }
     coalescer_.Complete(order.order_no, result);
@@ -149,8 +155,8 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
   if (d.change) {
     auto applied = repo_->ApplyStateChange(*d.change);
     if (!applied.ok()) {
-      log::Error("recharge_apply_failed", {{"order_no", order.order_no},
-                                           {"error", applied.status().ToString()}});
+      log::Error("recharge_apply_failed",
+                 {{"order_no", order.order_no}, {"error", applied.status().ToString()}});
       result = applied.status();
     } else {
       if (applied->credited_now) {

@@ -51,9 +51,9 @@ class RechargeQuery {
   using Done = std::function<void(absl::StatusOr<RechargeQueryResult>)>;
   using Clock = std::function<absl::Time()>;
 
-  RechargeQuery(domain::RechargeRepository* repo, TransactionQuerier* upstream,
-                BlockingExecutor* executor, absl::Duration refresh_interval,
-                Clock clock = [] { return absl::Now(); });
+  RechargeQuery(
+      domain::RechargeRepository* repo, TransactionQuerier* upstream, BlockingExecutor* executor,
+      absl::Duration refresh_interval, Clock clock = [] { return absl::Now(); });
 
   // `done` runs exactly once, on an executor thread (or inline for a rejected request).
   void Run(RechargeQueryRequest req, Done done);

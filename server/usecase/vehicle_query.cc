@@ -24,17 +24,20 @@ void VehicleQuery::Run(VehicleQueryRequest req, Done done) {
       }
     }
     const std::string key = req.sub_mchid + "/" + req.out_trade_no;
-    if (!coalescer_.Join(key, [done](const absl::StatusOr<v1::VehicleTransaction>& r) { done(r); })) {
+    if (!coalescer_.Join(key,
+                         [done](const absl::StatusOr<v1::VehicleTransaction>& r) { done(r); })) {
       return;
     }
     upstream_->Query(req.out_trade_no, req.sub_mchid, req.deadline,
                      [this, key, req](absl::StatusOr<VehicleAnswer> reply) {
-                       auto shared = std::make_shared<absl::StatusOr<VehicleAnswer>>(std::move(reply));
+                       auto shared =
+                           std::make_shared<absl::StatusOr<VehicleAnswer>>(std::move(reply));
                        if (!executor_->TrySubmit([this, key, req, shared] {
                              OnUpstream(key, req, std::move(*shared));
                            })) {
-                         coalescer_.Complete(key, absl::ResourceExhaustedError(
-                                                      "orderqueryd is overloaded: work queue full, retry later"));
+                         coalescer_.Complete(
+                             key, absl::ResourceExhaustedError(
+                                      "orderqueryd is overloaded: work queue full, retry later"));
                        }
                      });
   };
@@ -62,8 +65,8 @@ void VehicleQuery::OnUpstream(const std::string& key, const VehicleQueryRequest&
   snap.fetched_at = clock_();
   if (absl::Status s = repo_->Upsert(snap); !s.ok()) {
     // The verified answer is still right; WeChat keeps the truth for the next ask.
-    log::Error("vehicle_snapshot_store_failed", {{"out_trade_no", req.out_trade_no},
-                                                 {"error", s.ToString()}});
+    log::Error("vehicle_snapshot_store_failed",
+               {{"out_trade_no", req.out_trade_no}, {"error", s.ToString()}});
   }
   coalescer_.Complete(key, reply->transaction);
 }

@@ -25,7 +25,8 @@ class VehicleQuerier {
  public:
   virtual ~VehicleQuerier() = default;
   virtual void Query(const std::string& out_trade_no, const std::string& sub_mchid,
-                     absl::Time deadline, std::function<void(absl::StatusOr<VehicleAnswer>)> done) = 0;
+                     absl::Time deadline,
+                     std::function<void(absl::StatusOr<VehicleAnswer>)> done) = 0;
   // Decodes a stored body (it was verified when it arrived).
   virtual absl::StatusOr<v1::VehicleTransaction> Decode(const std::string& body_json) const = 0;
 };
@@ -42,8 +43,9 @@ class VehicleQuery {
   using Done = std::function<void(absl::StatusOr<v1::VehicleTransaction>)>;
   using Clock = std::function<absl::Time()>;
 
-  VehicleQuery(domain::VehicleRepository* repo, VehicleQuerier* upstream, BlockingExecutor* executor,
-               Clock clock = [] { return absl::Now(); });
+  VehicleQuery(
+      domain::VehicleRepository* repo, VehicleQuerier* upstream, BlockingExecutor* executor,
+      Clock clock = [] { return absl::Now(); });
   void Run(VehicleQueryRequest req, Done done);
 
  private:

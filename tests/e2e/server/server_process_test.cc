@@ -21,8 +21,8 @@
 namespace orderquery {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::ChildProcess;
+using ::testing::HasSubstr;
 namespace refl = grpc::reflection::v1alpha;
 
 std::string WriteFile(const std::string& name, const std::string& text) {
@@ -98,9 +98,9 @@ TEST_F(ServerProcessTest, StartsMigratesServesHealthAndReflection) {
   ASSERT_TRUE(stream->Read(&resp));
   std::vector<std::string> names;
   for (const auto& s : resp.list_services_response().service()) names.push_back(s.name());
-  EXPECT_THAT(names, ::testing::IsSupersetOf({"orderquery.v1.OrderQueryService",
-                                              "orderquery.v1.TradeOrderService",
-                                              "grpc.health.v1.Health"}));
+  EXPECT_THAT(
+      names, ::testing::IsSupersetOf({"orderquery.v1.OrderQueryService",
+                                      "orderquery.v1.TradeOrderService", "grpc.health.v1.Health"}));
   req.set_file_containing_symbol("orderquery.v1.OrderQueryService");
   ASSERT_TRUE(stream->Write(req));
   ASSERT_TRUE(stream->Read(&resp));
@@ -121,11 +121,12 @@ TEST_F(ServerProcessTest, SigtermLetsTheCallInFlightFinish) {
   auto sandbox = fakes::SandboxProcess::Start(fakes::SandboxProcess::Options::FromKeys(*keys));
   ASSERT_TRUE(sandbox.ok()) << sandbox.status();
   ASSERT_TRUE((*sandbox)->SetDefaults(nlohmann::json::parse(R"({"latency_ms": 1500})")).ok());
-  auto server = StartServer(
-      BaseConfig(absl::StrCat(R"(, "shutdown_grace_ms": 10000, "trade": {"default_merchant": "shop",)",
-                              R"( "merchants": {"shop": {"base_url": ")", (*sandbox)->base_url(),
-                              R"(", "mch_id": "20000000", "key": "sandbox-trade-key"}}})")),
-      db_->options().password);
+  auto server =
+      StartServer(BaseConfig(absl::StrCat(
+                      R"(, "shutdown_grace_ms": 10000, "trade": {"default_merchant": "shop",)",
+                      R"( "merchants": {"shop": {"base_url": ")", (*sandbox)->base_url(),
+                      R"(", "mch_id": "20000000", "key": "sandbox-trade-key"}}})")),
+                  db_->options().password);
   ASSERT_TRUE(server.ok());
   auto line = (*server)->WaitForLine("orderqueryd listening on", absl::Seconds(20));
   ASSERT_TRUE(line.ok()) << line.status();
@@ -136,7 +137,8 @@ TEST_F(ServerProcessTest, SigtermLetsTheCallInFlightFinish) {
   auto c = client::OrderQueryClient::Create(opts);
   ASSERT_TRUE(c.ok());
 
-  auto call = std::async(std::launch::async, [&] { return (*c)->GetTradeOrder("E01201908230414433510006"); });
+  auto call = std::async(std::launch::async,
+                         [&] { return (*c)->GetTradeOrder("E01201908230414433510006"); });
   absl::SleepFor(absl::Milliseconds(500));  // the call is now waiting on the slow upstream
   const absl::Time sent = absl::Now();
   (*server)->Signal(SIGTERM);
@@ -153,16 +155,19 @@ TEST_F(ServerProcessTest, SigtermLetsTheCallInFlightFinish) {
 TEST_F(ServerProcessTest, HealthFollowsTheDatabase) {
   // A MariaDB of this test's own, so that stopping it harms no other test.
   const std::string dir = ::testing::TempDir() + "/own-mariadb";
-  ASSERT_EQ(std::system(absl::StrCat("bash ", OQ_MARIADB_SCRIPT, " start ", dir, " >/dev/null").c_str()), 0);
+  ASSERT_EQ(
+      std::system(absl::StrCat("bash ", OQ_MARIADB_SCRIPT, " start ", dir, " >/dev/null").c_str()),
+      0);
   auto own = test_support::ReadMariadbEnv(dir + "/env");
   ASSERT_TRUE(own.ok()) << own.status();
   own->database = "srvhealth";
   ASSERT_EQ(std::system(absl::StrCat("mariadb --defaults-file=", dir,
-                                     "/client.cnf -e 'CREATE DATABASE srvhealth'").c_str()),
+                                     "/client.cnf -e 'CREATE DATABASE srvhealth'")
+                            .c_str()),
             0);
-  auto server = StartServer(absl::StrCat(R"({"listen": "127.0.0.1:0", "health_interval_ms": 200, )",
-                                         DbJson(*own), "}"),
-                            own->password);
+  auto server = StartServer(
+      absl::StrCat(R"({"listen": "127.0.0.1:0", "health_interval_ms": 200, )", DbJson(*own), "}"),
+      own->password);
   ASSERT_TRUE(server.ok());
   auto line = (*server)->WaitForLine("orderqueryd listening on", absl::Seconds(20));
   ASSERT_TRUE(line.ok()) << line.status();
@@ -173,7 +178,9 @@ TEST_F(ServerProcessTest, HealthFollowsTheDatabase) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ((*c)->Health().value_or("?"), "SERVING");
 
-  ASSERT_EQ(std::system(absl::StrCat("bash ", OQ_MARIADB_SCRIPT, " stop ", dir, " >/dev/null").c_str()), 0);
+  ASSERT_EQ(
+      std::system(absl::StrCat("bash ", OQ_MARIADB_SCRIPT, " stop ", dir, " >/dev/null").c_str()),
+      0);
   std::string status;
   for (int i = 0; i < 100 && status != "NOT_SERVING"; ++i) {
     absl::SleepFor(absl::Milliseconds(100));
@@ -184,21 +191,25 @@ TEST_F(ServerProcessTest, HealthFollowsTheDatabase) {
 }
 
 TEST_F(ServerProcessTest, BadConfigExitsWithOneLineNamingTheKey) {
-  auto server = StartServer(BaseConfig(R"(, "upstream": {"max_attempts": 0})"), db_->options().password);
+  auto server =
+      StartServer(BaseConfig(R"(, "upstream": {"max_attempts": 0})"), db_->options().password);
   ASSERT_TRUE(server.ok());
   auto code = (*server)->Wait(absl::Seconds(10));
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 2);
   std::string err = (*server)->Stderr();
-  EXPECT_EQ(err, "orderqueryd: config: upstream.max_attempts (ORDERQUERY_UPSTREAM_MAX_ATTEMPTS): "
-                 "must be between 1 and 10 (got 0)\n");
+  EXPECT_EQ(err,
+            "orderqueryd: config: upstream.max_attempts (ORDERQUERY_UPSTREAM_MAX_ATTEMPTS): "
+            "must be between 1 and 10 (got 0)\n");
 
   // An environment override is checked the same way.
-  auto env_bad = ChildProcess::Start({OQ_ORDERQUERYD, "--config", WriteFile("ok.json", BaseConfig())},
-                                     {{"ORDERQUERY_REFLECTION", "maybe"}});
+  auto env_bad =
+      ChildProcess::Start({OQ_ORDERQUERYD, "--config", WriteFile("ok.json", BaseConfig())},
+                          {{"ORDERQUERY_REFLECTION", "maybe"}});
   ASSERT_TRUE(env_bad.ok());
   EXPECT_EQ((*env_bad)->Wait(absl::Seconds(10)).value_or(-1), 2);
-  EXPECT_THAT((*env_bad)->Stderr(), HasSubstr("reflection (ORDERQUERY_REFLECTION): must be true or false"));
+  EXPECT_THAT((*env_bad)->Stderr(),
+              HasSubstr("reflection (ORDERQUERY_REFLECTION): must be true or false"));
 }
 
 TEST_F(ServerProcessTest, UnreadableMerchantKeyFailsStartNamingIt) {
@@ -209,16 +220,17 @@ TEST_F(ServerProcessTest, UnreadableMerchantKeyFailsStartNamingIt) {
       db_->options().password);
   ASSERT_TRUE(server.ok());
   EXPECT_EQ((*server)->Wait(absl::Seconds(10)).value_or(-1), 2);
-  EXPECT_THAT((*server)->Stderr(),
-              HasSubstr("wechat.merchants.demo.private_key_file (ORDERQUERY_WECHAT_MERCHANTS_DEMO_PRIVATE_KEY_FILE): "
-                        "cannot read file /nonexistent/apiclient_key.pem"));
+  EXPECT_THAT((*server)->Stderr(), HasSubstr("wechat.merchants.demo.private_key_file "
+                                             "(ORDERQUERY_WECHAT_MERCHANTS_DEMO_PRIVATE_KEY_FILE): "
+                                             "cannot read file /nonexistent/apiclient_key.pem"));
 }
 
 TEST_F(ServerProcessTest, UnreachableDatabaseGivesAClearError) {
   const int port = testing::FreePort();
-  auto server = StartServer(absl::StrCat(R"({"listen": "127.0.0.1:0", "db": {"host": "127.0.0.1", "port": )",
-                                         port, R"(, "user": "x", "database": "y", "startup_timeout_ms": 600}})"),
-                            "pw");
+  auto server = StartServer(
+      absl::StrCat(R"({"listen": "127.0.0.1:0", "db": {"host": "127.0.0.1", "port": )", port,
+                   R"(, "user": "x", "database": "y", "startup_timeout_ms": 600}})"),
+      "pw");
   ASSERT_TRUE(server.ok());
   auto code = (*server)->Wait(absl::Seconds(20));
   ASSERT_TRUE(code.has_value());
@@ -232,7 +244,8 @@ TEST_F(ServerProcessTest, UnreachableDatabaseGivesAClearError) {
 
 TEST_F(ServerProcessTest, MigrateOnlyFromTwoProcessesAtOnce) {
   const std::string cfg = WriteFile("migrate.json", BaseConfig());
-  const std::map<std::string, std::string> env = {{"ORDERQUERY_DB_PASSWORD", db_->options().password}};
+  const std::map<std::string, std::string> env = {
+      {"ORDERQUERY_DB_PASSWORD", db_->options().password}};
   auto a = ChildProcess::Start({OQ_ORDERQUERYD, "--config", cfg, "--migrate-only"}, env);
   auto b = ChildProcess::Start({OQ_ORDERQUERYD, "--config", cfg, "--migrate-only"}, env);
   ASSERT_TRUE(a.ok() && b.ok());

@@ -78,16 +78,24 @@ struct BadCase {
 
 TEST_F(ConfigTest, BadValuesNameTheKey) {
   const BadCase cases[] = {
-      {R"({"db": {"pool_size": 0}})", {}, "db.pool_size (ORDERQUERY_DB_POOL_SIZE): must be between 1 and 256 (got 0)"},
+      {R"({"db": {"pool_size": 0}})",
+       {},
+       "db.pool_size (ORDERQUERY_DB_POOL_SIZE): must be between 1 and 256 (got 0)"},
       {"{}", {{"ORDERQUERY_DB_PORT", "abc"}}, "db.port (ORDERQUERY_DB_PORT): not an integer"},
       {R"({"reflection": "yes"})", {}, "reflection (ORDERQUERY_REFLECTION): must be true or false"},
       {R"({"listne": "x"})", {}, "listne (ORDERQUERY_LISTNE): unknown key"},
       {R"({"log_level": "loud"})", {}, "log_level"},
-      {R"({"tls": {"cert_file": "/nonexistent.pem"}})", {}, "tls.cert_file and tls.key_file go together"},
-      {R"({"upstream": {"initial_backoff_ms": 500, "max_backoff_ms": 100}})", {}, "upstream.max_backoff_ms"},
+      {R"({"tls": {"cert_file": "/nonexistent.pem"}})",
+       {},
+       "tls.cert_file and tls.key_file go together"},
+      {R"({"upstream": {"initial_backoff_ms": 500, "max_backoff_ms": 100}})",
+       {},
+       "upstream.max_backoff_ms"},
       {R"({"wechat": {"merchants": {"d": {"appids": ["wx"], "mchid": "1", "serial_no": "S",
           "private_key_file": "/no/such/key.pem", "platform_cert_files": ["/x"]}}}})",
-       {}, "wechat.merchants.d.private_key_file (ORDERQUERY_WECHAT_MERCHANTS_D_PRIVATE_KEY_FILE): cannot read file /no/such/key.pem"},
+       {},
+       "wechat.merchants.d.private_key_file (ORDERQUERY_WECHAT_MERCHANTS_D_PRIVATE_KEY_FILE): "
+       "cannot read file /no/such/key.pem"},
       {R"({"wechat": {"merchants": {"d": {"mchid": "abc"}}}})", {}, "wechat.merchants.d.mchid"},
       {R"({"wechat": {"merchants": {"d": {"colour": "red"}}}})", {}, "wechat.merchants.d.colour"},
       {R"({"trade": {"default_merchant": "nope"}})", {}, "trade.default_merchant"},

@@ -72,10 +72,12 @@ TEST(DecideTest, PaidReplyThatFailsAChecksCreditsNothing) {
     const char* expect;
   };
   const Case cases[] = {
-      {"amount", [](UpstreamTransaction* t) { t->total_fen = 999; }, "paid total 999 fen differs from order amount 1000 fen"},
+      {"amount", [](UpstreamTransaction* t) { t->total_fen = 999; },
+       "paid total 999 fen differs from order amount 1000 fen"},
       {"mchid", [](UpstreamTransaction* t) { t->mchid = "1999999999"; }, "reply mchid 1999999999"},
       {"appid", [](UpstreamTransaction* t) { t->appid = "wxother"; }, "reply appid wxother"},
-      {"order", [](UpstreamTransaction* t) { t->out_trade_no = "OTHER"; }, "reply is for out_trade_no OTHER"},
+      {"order", [](UpstreamTransaction* t) { t->out_trade_no = "OTHER"; },
+       "reply is for out_trade_no OTHER"},
       {"txid", [](UpstreamTransaction* t) { t->transaction_id.clear(); }, "no transaction_id"},
   };
   for (const auto& c : cases) {

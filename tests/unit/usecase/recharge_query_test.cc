@@ -23,7 +23,8 @@ class FakeRepo : public domain::RechargeRepository {
     std::lock_guard<std::mutex> l(mu);
     ++calls;
     auto it = sessions.find(std::string(token));
-    if (it == sessions.end() || it->second.expires_at <= now) return absl::UnauthenticatedError("unknown or expired token");
+    if (it == sessions.end() || it->second.expires_at <= now)
+      return absl::UnauthenticatedError("unknown or expired token");
     return it->second;
   }
   absl::StatusOr<RechargeOrder> GetOrder(absl::string_view no) override {
@@ -88,7 +89,9 @@ class FakeUpstream : public TransactionQuerier {
     return absl::IsResourceExhausted(s) ? "RATELIMIT_EXCEEDED" : "";
   }
   void ReleaseAll(const absl::StatusOr<std::string>& state, int64_t total = 1000) {
-    std::vector<std::pair<RechargeOrder, std::function<void(absl::StatusOr<domain::UpstreamTransaction>)>>> p;
+    std::vector<
+        std::pair<RechargeOrder, std::function<void(absl::StatusOr<domain::UpstreamTransaction>)>>>
+        p;
     {
       std::lock_guard<std::mutex> l(mu);
       p.swap(pending);
@@ -114,7 +117,9 @@ class FakeUpstream : public TransactionQuerier {
   }
   std::mutex mu;
   std::atomic<int> queries{0};
-  std::vector<std::pair<RechargeOrder, std::function<void(absl::StatusOr<domain::UpstreamTransaction>)>>> pending;
+  std::vector<
+      std::pair<RechargeOrder, std::function<void(absl::StatusOr<domain::UpstreamTransaction>)>>>
+      pending;
 };
 
 class RechargeQueryTest : public ::testing::Test {
@@ -144,7 +149,8 @@ class RechargeQueryTest : public ::testing::Test {
     return f.get();
   }
   // Starts a call whose upstream reply the test releases later.
-  std::future<absl::StatusOr<RechargeQueryResult>> Start(const std::string& no, bool force = false) {
+  std::future<absl::StatusOr<RechargeQueryResult>> Start(const std::string& no,
+                                                         bool force = false) {
     auto p = std::make_shared<std::promise<absl::StatusOr<RechargeQueryResult>>>();
     auto f = p->get_future();
     query_.Run({"wxapp", "tok-alice", no, force, absl::InfiniteFuture()},
@@ -162,7 +168,8 @@ class RechargeQueryTest : public ::testing::Test {
 };
 
 TEST_F(RechargeQueryTest, MalformedOrderNumberIsRejectedBeforeAnyIo) {
-  for (const std::string& bad : std::vector<std::string>{"", std::string(33, '1'), "'; DROP TABLE t_user; --", "订单"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", std::string(33, '1'), "'; DROP TABLE t_user; --", "订单"}) {
     auto r = Call("tok-alice", bad);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
@@ -252,7 +259,8 @@ TEST_F(RechargeQueryTest, UpstreamFailureIsAStatusAndIsLoggedButChangesNothing) 
   ASSERT_EQ(repo_.query_log.size(), 1u);
   EXPECT_EQ(repo_.query_log[0].error_code, "RATELIMIT_EXCEEDED");
   EXPECT_EQ(repo_.orders["R1"].state, RechargeState::kNotPay);
-  EXPECT_FALSE(repo_.orders["R1"].last_queried_at.has_value()) << "a failure must not delay the next ask";
+  EXPECT_FALSE(repo_.orders["R1"].last_queried_at.has_value())
+      << "a failure must not delay the next ask";
   EXPECT_EQ(repo_.credits, 0);
 }
 
