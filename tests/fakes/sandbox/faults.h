@@ -42,6 +42,11 @@ absl::StatusOr<FaultSpec> ParseFault(const nlohmann::json& j, const std::set<std
 absl::StatusOr<std::vector<FaultSpec>> ParseFaults(const nlohmann::json& j,
                                                    const std::set<std::string>& types);
 
+// The body of a non_json_body fault: what an nginx in front of the provider sends.
+inline constexpr char kBadGatewayPage[] =
+    "<html><head><title>502 Bad Gateway</title></head><body>"
+    "<center><h1>502 Bad Gateway</h1></center></body></html>";
+
 // The first fault of `faults` that applies to the order's n-th request (1-based); `roll`
 // returns a uniform number in [0, 100) and is called once per percentage fault considered.
 const FaultSpec* PickFault(const std::vector<FaultSpec>& faults, uint64_t n,

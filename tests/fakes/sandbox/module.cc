@@ -1,7 +1,9 @@
 #include "tests/fakes/sandbox/module.h"
 
+#include <algorithm>
 #include <chrono>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace orderquery::sandbox {
@@ -48,6 +50,24 @@ nlohmann::json Traffic::ToJson() const {
           {"inflight", inflight_},
           {"max_inflight", max_inflight_},
           {"connections", connections_.size()}};
+}
+
+std::vector<std::pair<std::string, std::string>> PerMerchantFlag(
+    const std::multimap<std::string, std::string>& flags, const std::string& name) {
+  auto is_digit = [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); };
+  std::vector<std::pair<std::string, std::string>> out;
+  auto range = flags.equal_range(name);
+  for (auto it = range.first; it != range.second; ++it) {
+    const std::string& flag = it->second;
+    const size_t eq = flag.find('=');
+    if (eq != std::string::npos && eq > 0 &&
+        std::all_of(flag.begin(), flag.begin() + eq, is_digit)) {
+      out.emplace_back(flag.substr(0, eq), flag.substr(eq + 1));
+    } else {
+      out.emplace_back("", flag);
+    }
+  }
+  return out;
 }
 
 void ReplyJson(httplib::Response& res, int status, const nlohmann::json& body) {

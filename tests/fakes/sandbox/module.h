@@ -108,6 +108,11 @@ class SandboxModule {
 using ModuleFactory = absl::StatusOr<std::unique_ptr<SandboxModule>> (*)(
     const SandboxContext& context, const std::multimap<std::string, std::string>& flags);
 
+// The values of the repeatable flag `name` ("[MCHID=]VALUE") as (MCHID, VALUE) pairs. Merchant
+// ids are digits, so a value that does not start with digits and '=' is taken whole, MCHID "".
+std::vector<std::pair<std::string, std::string>> PerMerchantFlag(
+    const std::multimap<std::string, std::string>& flags, const std::string& name);
+
 // Replies `{"code": code, "message": message}` as WeChat-style APIs do for errors.
 void ReplyError(httplib::Response& res, int status, const std::string& code,
                 const std::string& message);

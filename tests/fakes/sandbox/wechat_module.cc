@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -22,6 +21,8 @@
 #include "server/payment/wechat/signer.h"
 #include "server/payment/wechat/verifier.h"
 #include "tests/fakes/sandbox/faults.h"
+#include "tests/fakes/sandbox/order_book.h"
+#include "tests/fakes/seed_examples.h"
 
 namespace orderquery::sandbox {
 namespace {
@@ -43,88 +44,48 @@ const char* KindName(Kind k) {
   return "?";
 }
 
-// Seed 002's 200 example, verbatim: the default vehicle reply and the built-in order.
-const char kSeedVehicleReply[] = R"json({
-  "appid" : "wxcbda96de0b165486",
-  "sub_appid" : "wxcbda96de0b165489",
-  "sp_mchid" : "1230000109",
-  "sub_mchid" : "1900000109",
-  "description" : "停车场扣费",
-  "create_time" : "2017-08-26T10:43:39+08:00",
-  "out_trade_no" : "20150806125346",
-  "transaction_id" : "1009660380201506130728806387",
-  "trade_state" : "SUCCESS",
-  "trade_state_description" : "支付失败,请重新下单支付",
-  "success_time" : "2017-08-26T10:43:39+08:00",
-  "bank_type" : "CMC",
-  "user_repaid" : "Y",
-  "attach" : "深圳分店",
-  "trade_scene" : "PARKING",
-  "parking_info" : {
-    "parking_id" : "5K8264ILTKCH16CQ250",
-    "plate_number" : "粤B888888",
-    "plate_color" : "BLUE",
-    "start_time" : "2017-08-26T10:43:39+08:00",
-    "end_time" : "2017-08-26T10:43:39+08:00",
-    "parking_name" : "欢乐海岸停车场",
-    "charging_duration" : 3600,
-    "device_id" : "12313"
-  },
-  "payer" : {
-    "openid" : "oUpF8uMuAJOM2pxb1Q",
-    "sub_openid" : "oUpF8uMuAJOM2pxb1Q"
-  },
-  "amount" : {
-    "total" : 888,
-    "currency" : "CNY",
-    "payer_total" : 100,
-    "discount_total" : 100
-  },
-  "promotion_detail" : [
-    {
-      "coupon_id" : "109519",
-      "name" : "单品惠-6",
-      "scope" : "SINGLE",
-      "type" : "CASH",
-      "stock_id" : "931386",
-      "amount" : 5,
-      "wechatpay_contribute" : 1,
-      "merchant_contribute" : 1,
-      "other_contribute" : 1,
-      "currency" : "CNY"
-    }
-  ]
-})json";
-
 constexpr char kDefaultMchid[] = "1230000109";
 constexpr char kDefaultSubMchid[] = "1900000109";
 constexpr char kDefaultAppid[] = "wxd678efh567hg6787";
 constexpr char kDefaultOpenid[] = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
 
-const std::set<std::string>& FaultTypes() {
-  static const std::set<std::string> types = {"http_429",
-                                              "http_500",
-                                              "param_error",
-                                              "param_error_out_trade_no",
-                                              "invalid_request",
-                                              "invalid_request_not_parking",
-                                              "invalid_request_not_bound",
-                                              "not_found",
-                                              "sign_error",
-                                              "http_error",
-                                              "timeout",
-                                              "truncated_body",
-                                              "disconnect",
-                                              "non_json_body",
-                                              "wrong_signature",
-                                              "signtest_signature",
-                                              "stale_timestamp",
-                                              "unknown_serial",
-                                              "missing_signature_headers",
-                                              "wrong_mchid",
-                                              "wrong_appid",
-                                              "amount_mismatch"};
-  return types;
+// How this module's orders, stats and control routes are spelled (see order_book.h).
+const OrderFormat& Format() {
+  static const OrderFormat format = {/*prefix=*/"",
+                                     /*noun=*/"",
+                                     /*id_key=*/"out_trade_no",
+                                     /*stats_id_key=*/"out_trade_no",
+                                     /*stats_merchant_key=*/"mchid",
+                                     /*state_key=*/"trade_state",
+                                     /*state_name=*/"STATE",
+                                     /*integer_states=*/false,
+                                     /*integer_hint=*/" (fen)",
+                                     /*name_listed_orders=*/true,
+                                     /*count_codes=*/false,
+                                     /*fault_types=*/
+                                     {"http_429",
+                                      "http_500",
+                                      "param_error",
+                                      "param_error_out_trade_no",
+                                      "invalid_request",
+                                      "invalid_request_not_parking",
+                                      "invalid_request_not_bound",
+                                      "not_found",
+                                      "sign_error",
+                                      "http_error",
+                                      "timeout",
+                                      "truncated_body",
+                                      "disconnect",
+                                      "non_json_body",
+                                      "wrong_signature",
+                                      "signtest_signature",
+                                      "stale_timestamp",
+                                      "unknown_serial",
+                                      "missing_signature_headers",
+                                      "wrong_mchid",
+                                      "wrong_appid",
+                                      "amount_mismatch"}};
+  return format;
 }
 
 bool KnownState(Kind kind, const std::string& s) {
@@ -184,12 +145,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-struct Transition {
-  std::string to;
-  int64_t after_queries = -1;
-  int64_t after_ms = -1;
-};
-
 struct OrderSpec {
   std::string out_trade_no;
   Kind kind = Kind::kDirect;
@@ -197,12 +152,11 @@ struct OrderSpec {
       success_time, trade_state_desc, currency, bank_type, attach, trade_type;
   std::optional<int64_t> amount, payer_total;
   std::string trade_state;
-  std::vector<Transition> transitions;
-  int64_t latency_ms = 0;
-  std::vector<FaultSpec> faults;
+  Script script;
   json reply_patch;
   json source;
 
+  std::string Id() const { return out_trade_no; }
   std::string Mchid() const { return mchid.value_or(kDefaultMchid); }
   std::string SubMchid() const { return sub_mchid.value_or(kDefaultSubMchid); }
 };
@@ -213,16 +167,6 @@ absl::Status ReadStr(const json& j, const char* key, std::optional<std::string>*
   if (!it->is_string())
     return absl::InvalidArgumentError(absl::StrCat("'", key, "' must be a string"));
   *out = it->get<std::string>();
-  return absl::OkStatus();
-}
-
-absl::Status ReadInt(const json& j, const char* key, std::optional<int64_t>* out) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_number_integer()) {
-    return absl::InvalidArgumentError(absl::StrCat("'", key, "' must be an integer (fen)"));
-  }
-  *out = it->get<int64_t>();
   return absl::OkStatus();
 }
 
@@ -281,8 +225,8 @@ absl::StatusOr<OrderSpec> ParseOrder(const json& j) {
   for (auto& [key, out] : strs) {
     if (!(st = ReadStr(j, key, out)).ok()) return st;
   }
-  if (!(st = ReadInt(j, "amount", &o.amount)).ok()) return st;
-  if (!(st = ReadInt(j, "payer_total", &o.payer_total)).ok()) return st;
+  if (!(st = ReadInt(j, "amount", &o.amount, Format().integer_hint)).ok()) return st;
+  if (!(st = ReadInt(j, "payer_total", &o.payer_total, Format().integer_hint)).ok()) return st;
   s.reset();
   if (!(st = ReadStr(j, "trade_state", &s)).ok()) return st;
   o.trade_state = s.value_or("SUCCESS");
@@ -291,35 +235,7 @@ absl::StatusOr<OrderSpec> ParseOrder(const json& j) {
     std::fprintf(stderr, "sandbox: order %s has trade_state %s, unknown for kind %s\n",
                  o.out_trade_no.c_str(), o.trade_state.c_str(), KindName(o.kind));
   }
-  std::optional<int64_t> latency;
-  if (!(st = ReadInt(j, "latency_ms", &latency)).ok()) return st;
-  o.latency_ms = latency.value_or(0);
-  if (auto it = j.find("transitions"); it != j.end() && !it->is_null()) {
-    if (!it->is_array()) return absl::InvalidArgumentError("'transitions' must be an array");
-    for (const json& t : *it) {
-      if (!t.is_object() || !t.contains("to") || !t["to"].is_string()) {
-        return absl::InvalidArgumentError(
-            "a transition is {\"to\": STATE, \"after_queries\": N "
-            "and/or \"after_ms\": T}");
-      }
-      Transition tr;
-      tr.to = t["to"].get<std::string>();
-      std::optional<int64_t> q, ms;
-      if (!(st = ReadInt(t, "after_queries", &q)).ok()) return st;
-      if (!(st = ReadInt(t, "after_ms", &ms)).ok()) return st;
-      if (!q.has_value() && !ms.has_value()) {
-        return absl::InvalidArgumentError("a transition needs after_queries or after_ms");
-      }
-      tr.after_queries = q.value_or(-1);
-      tr.after_ms = ms.value_or(-1);
-      o.transitions.push_back(tr);
-    }
-  }
-  if (auto it = j.find("faults"); it != j.end()) {
-    absl::StatusOr<std::vector<FaultSpec>> faults = ParseFaults(*it, FaultTypes());
-    if (!faults.ok()) return faults.status();
-    o.faults = *std::move(faults);
-  }
+  if (!(st = ParseScript(j, Format(), &o.script)).ok()) return st;
   if (auto it = j.find("reply_patch"); it != j.end() && !it->is_null()) {
     if (!it->is_object()) return absl::InvalidArgumentError("'reply_patch' must be an object");
     o.reply_patch = *it;
@@ -328,6 +244,8 @@ absl::StatusOr<OrderSpec> ParseOrder(const json& j) {
 }
 
 struct OrderState {
+  explicit OrderState(OrderSpec s) : spec(std::move(s)), state(spec.trade_state) {}
+
   OrderSpec spec;
   std::string state;
   size_t next_transition = 0;
@@ -335,42 +253,12 @@ struct OrderState {
   int64_t answered_in_state = 0;
   std::string entered_success_at;  // when a transition (not the spec) made it SUCCESS
 
-  void Enter(const std::string& to, absl::Time now) {
-    state = to;
-    state_since = now;
-    answered_in_state = 0;
-    if (to == "SUCCESS") entered_success_at = Rfc3339Beijing(now);
+  void Enter(const json& to, absl::Time at) {
+    state = to.get<std::string>();
+    if (state == "SUCCESS") entered_success_at = Rfc3339Beijing(at);
   }
-
-  void AdvanceByTime(absl::Time now) {
-    while (next_transition < spec.transitions.size()) {
-      const Transition& t = spec.transitions[next_transition];
-      if (t.after_ms < 0 || now - state_since < absl::Milliseconds(t.after_ms)) return;
-      ++next_transition;
-      // The next state starts when this one was due, so chained timed transitions keep time.
-      Enter(t.to, state_since + absl::Milliseconds(t.after_ms));
-    }
-  }
-
-  void AdvanceByQueries(absl::Time now) {
-    if (next_transition >= spec.transitions.size()) return;
-    const Transition& t = spec.transitions[next_transition];
-    if (t.after_queries >= 0 && answered_in_state >= t.after_queries) {
-      ++next_transition;
-      Enter(t.to, now);
-    }
-  }
+  json StateJson() const { return state; }
 };
-
-OrderState NewState(OrderSpec spec, absl::Time now) {
-  OrderState o;
-  o.spec = std::move(spec);
-  o.state = o.spec.trade_state;
-  o.state_since = now;
-  // A transition after 0 queries applies at once.
-  o.AdvanceByQueries(now);
-  return o;
-}
 
 json BuildReply(const OrderState& o) {
   const OrderSpec& s = o.spec;
@@ -416,7 +304,7 @@ json BuildReply(const OrderState& o) {
       break;
     }
     case Kind::kVehicle: {
-      r = json::parse(kSeedVehicleReply);
+      r = json::parse(fakes::kSeed002VehicleReply);
       r["out_trade_no"] = s.out_trade_no;
       if (s.appid) r["appid"] = *s.appid;
       if (s.sub_appid) r["sub_appid"] = *s.sub_appid;
@@ -456,114 +344,19 @@ json BuildReply(const OrderState& o) {
   return r;
 }
 
-struct Counters {
-  uint64_t requests = 0;     // every request naming this out_trade_no
-  uint64_t verified = 0;     // passed signature and parameter checks (fault selection counts these)
-  uint64_t answered = 0;     // got a 200 built from the order's state
-  uint64_t sign_errors = 0;  // rejected with 401 SIGN_ERROR by the signature check
-  int64_t inflight = 0;
-  int64_t max_inflight = 0;
-  std::map<std::string, uint64_t> statuses;
-  std::map<std::string, uint64_t> faults;
-
-  json ToJson() const {
-    return {{"requests", requests},       {"verified", verified}, {"answered", answered},
-            {"sign_errors", sign_errors}, {"inflight", inflight}, {"max_inflight", max_inflight},
-            {"statuses", statuses},       {"faults", faults}};
-  }
-};
-
-struct MerchantCounters {
-  uint64_t requests = 0;
-  int64_t inflight = 0;
-  int64_t max_inflight = 0;
-};
-
-struct Template {
-  std::string prefix;
-  json order;
-};
-
-class Defer {
- public:
-  explicit Defer(std::function<void()> f) : f_(std::move(f)) {}
-  Defer(const Defer&) = delete;
-  Defer& operator=(const Defer&) = delete;
-  ~Defer() {
-    if (f_) f_();
-  }
-
- private:
-  std::function<void()> f_;
-};
-
-class WechatModule final : public SandboxModule {
+class WechatModule final : public OrderBookModule<OrderState> {
  public:
   WechatModule(const SandboxContext& ctx, std::map<std::string, wx::RsaKey> merchant_keys,
                std::optional<wx::RsaKey> platform_key, std::string platform_serial)
-      : ctx_(ctx),
+      : OrderBookModule(Format(), {{"out_trade_no", "20150806125346"}, {"kind", "vehicle"}},
+                        {ParseOrder, BuildReply, ControlError},
+                        ctx.seed != 0 ? ctx.seed : std::random_device{}()),
+        ctx_(ctx),
         merchant_keys_(std::move(merchant_keys)),
         platform_key_(std::move(platform_key)),
-        platform_serial_(std::move(platform_serial)),
-        rng_(ctx.seed != 0 ? ctx.seed : std::random_device{}()) {}
+        platform_serial_(std::move(platform_serial)) {}
 
   std::string name() const override { return "wechat"; }
-
-  absl::Status LoadScenario(const json& scenario) override {
-    std::vector<OrderSpec> specs;
-    std::vector<Template> templates;
-    int64_t latency = 0;
-    std::vector<FaultSpec> faults;
-    bool builtin = true;
-    if (scenario.contains("builtin_orders")) {
-      if (!scenario["builtin_orders"].is_boolean()) {
-        return absl::InvalidArgumentError("'builtin_orders' must be a boolean");
-      }
-      builtin = scenario["builtin_orders"].get<bool>();
-    }
-    if (builtin) {
-      absl::StatusOr<OrderSpec> seed =
-          ParseOrder({{"out_trade_no", "20150806125346"}, {"kind", "vehicle"}});
-      if (!seed.ok()) return seed.status();
-      specs.push_back(*std::move(seed));
-    }
-    if (auto it = scenario.find("orders"); it != scenario.end()) {
-      absl::StatusOr<std::vector<OrderSpec>> parsed = ParseOrders(*it);
-      if (!parsed.ok()) return parsed.status();
-      for (auto& o : *parsed) specs.push_back(std::move(o));
-    }
-    if (auto it = scenario.find("templates"); it != scenario.end()) {
-      if (!it->is_array()) return absl::InvalidArgumentError("'templates' must be an array");
-      for (const json& t : *it) {
-        if (!t.is_object() || !t.contains("prefix") || !t["prefix"].is_string() ||
-            !t.contains("order") || !t["order"].is_object()) {
-          return absl::InvalidArgumentError(
-              "a template is {\"prefix\": \"...\", \"order\": {...without out_trade_no}}");
-        }
-        json probe = t["order"];
-        probe["out_trade_no"] = "TEMPLATE_PROBE";
-        if (absl::StatusOr<OrderSpec> ok = ParseOrder(probe); !ok.ok()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "template ", t["prefix"].get<std::string>(), ": ", ok.status().message()));
-        }
-        templates.push_back(Template{t["prefix"].get<std::string>(), t["order"]});
-      }
-    }
-    if (auto it = scenario.find("defaults"); it != scenario.end()) {
-      absl::Status s = ParseDefaults(*it, &latency, &faults);
-      if (!s.ok()) return s;
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    const absl::Time now = absl::Now();
-    for (auto& spec : specs) {
-      std::string no = spec.out_trade_no;
-      orders_.insert_or_assign(no, NewState(std::move(spec), now));
-    }
-    templates_ = std::move(templates);
-    default_latency_ms_ = latency;
-    default_faults_ = std::move(faults);
-    return absl::OkStatus();
-  }
 
   void RegisterRoutes(httplib::Server& server) override {
     server.Get(R"(/v3/pay/transactions/out-trade-no/([^/]+))",
@@ -578,184 +371,15 @@ class WechatModule final : public SandboxModule {
                [this](const httplib::Request& req, httplib::Response& res) {
                  Query(Kind::kVehicle, req, res);
                });
-    server.Post("/__sandbox/orders", [this](const httplib::Request& req, httplib::Response& res) {
-      UpsertOrders(req, res);
-    });
-    server.Get(R"(/__sandbox/orders/([^/]+))",
-               [this](const httplib::Request& req, httplib::Response& res) {
-                 GetOrder(req.matches[1], res);
-               });
-    server.Post("/__sandbox/defaults", [this](const httplib::Request& req, httplib::Response& res) {
-      SetDefaults(req, res);
-    });
-  }
-
-  void Reset(bool keep_orders) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    // In-flight requests still decrement their counters, so keep the inflight numbers.
-    for (auto it = counters_.begin(); it != counters_.end();) {
-      Counters fresh;
-      fresh.inflight = it->second.inflight;
-      fresh.max_inflight = it->second.inflight;
-      if (fresh.inflight == 0) {
-        it = counters_.erase(it);
-      } else {
-        it->second = fresh;
-        ++it;
-      }
-    }
-    for (auto& [mchid, m] : merchants_) m = MerchantCounters{0, m.inflight, m.inflight};
-    sign_errors_ = 0;
-    unknown_order_requests_ = 0;
-    if (!keep_orders) {
-      orders_.clear();
-      templates_.clear();
-      default_latency_ms_ = 0;
-      default_faults_.clear();
-    }
-  }
-
-  json Stats() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    json orders = json::object();
-    for (const auto& [no, c] : counters_) orders[no] = OrderStatsLocked(no);
-    json merchants = json::object();
-    for (const auto& [mchid, m] : merchants_) {
-      merchants[mchid] = {
-          {"requests", m.requests}, {"inflight", m.inflight}, {"max_inflight", m.max_inflight}};
-    }
-    return {{"orders", orders},
-            {"merchants", merchants},
-            {"sign_errors", sign_errors_},
-            {"unknown_order_requests", unknown_order_requests_},
-            {"orders_defined", orders_.size()}};
-  }
-
-  std::optional<json> StatsFor(const httplib::Params& params) const override {
-    auto it = params.find("out_trade_no");
-    if (it != params.end()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      return OrderStatsLocked(it->second);
-    }
-    it = params.find("mchid");
-    if (it != params.end()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto m = merchants_.find(it->second);
-      MerchantCounters c = m == merchants_.end() ? MerchantCounters{} : m->second;
-      return json{{"mchid", it->second},
-                  {"requests", c.requests},
-                  {"inflight", c.inflight},
-                  {"max_inflight", c.max_inflight}};
-    }
-    return std::nullopt;
+    book_.RegisterControlRoutes(server);
   }
 
  private:
-  // What the handler decided under the lock, to act on without it.
-  struct Plan {
-    int64_t latency_ms = 0;
-    std::optional<FaultSpec> fault;
-  };
+  // An error reply: HTTP status, then WeChat's code and message.
+  using Error = std::pair<int, std::pair<std::string, std::string>>;
 
-  static absl::StatusOr<std::vector<OrderSpec>> ParseOrders(const json& j) {
-    std::vector<OrderSpec> out;
-    const json* list = &j;
-    if (j.is_object() && j.contains("orders")) list = &j["orders"];
-    if (list->is_object()) {
-      absl::StatusOr<OrderSpec> o = ParseOrder(*list);
-      if (!o.ok()) return o.status();
-      out.push_back(*std::move(o));
-      return out;
-    }
-    if (!list->is_array()) return absl::InvalidArgumentError("orders: an object or an array");
-    for (const json& item : *list) {
-      absl::StatusOr<OrderSpec> o = ParseOrder(item);
-      if (!o.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("order ", item.is_object() ? item.value("out_trade_no", "?") : "?", ": ",
-                         o.status().message()));
-      }
-      out.push_back(*std::move(o));
-    }
-    return out;
-  }
-
-  static absl::Status ParseDefaults(const json& j, int64_t* latency,
-                                    std::vector<FaultSpec>* faults) {
-    if (!j.is_object()) return absl::InvalidArgumentError("'defaults' must be an object");
-    for (const auto& item : j.items()) {
-      if (item.key() != "latency_ms" && item.key() != "faults") {
-        return absl::InvalidArgumentError(absl::StrCat("unknown defaults key '", item.key(), "'"));
-      }
-    }
-    std::optional<int64_t> l;
-    if (absl::Status s = ReadInt(j, "latency_ms", &l); !s.ok()) return s;
-    *latency = l.value_or(0);
-    absl::StatusOr<std::vector<FaultSpec>> f =
-        ParseFaults(j.contains("faults") ? j["faults"] : json(), FaultTypes());
-    if (!f.ok()) return f.status();
-    *faults = *std::move(f);
-    return absl::OkStatus();
-  }
-
-  json OrderStatsLocked(const std::string& no) const {
-    auto c = counters_.find(no);
-    json j = c == counters_.end() ? Counters().ToJson() : c->second.ToJson();
-    j["out_trade_no"] = no;
-    auto o = orders_.find(no);
-    j["known"] = o != orders_.end();
-    j["trade_state"] = o != orders_.end() ? json(o->second.state) : json();
-    return j;
-  }
-
-  void Count(Counters& c, int status, const FaultSpec* fault) {
-    ++c.statuses[std::to_string(status)];
-    if (fault != nullptr) ++c.faults[fault->type];
-  }
-
-  void UpsertOrders(const httplib::Request& req, httplib::Response& res) {
-    json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded()) return ReplyError(res, 400, "PARAM_ERROR", "body is not JSON");
-    absl::StatusOr<std::vector<OrderSpec>> specs = ParseOrders(body);
-    if (!specs.ok())
-      return ReplyError(res, 400, "PARAM_ERROR", std::string(specs.status().message()));
-    std::lock_guard<std::mutex> lock(mu_);
-    const absl::Time now = absl::Now();
-    json names = json::array();
-    for (auto& spec : *specs) {
-      names.push_back(spec.out_trade_no);
-      std::string no = spec.out_trade_no;
-      orders_.insert_or_assign(no, NewState(std::move(spec), now));
-    }
-    ReplyJson(res, 200, {{"upserted", names}});
-  }
-
-  void GetOrder(const std::string& no, httplib::Response& res) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = orders_.find(no);
-    if (it == orders_.end()) return ReplyError(res, 404, "NOT_FOUND", "no such order");
-    OrderState& o = it->second;
-    o.AdvanceByTime(absl::Now());
-    ReplyJson(res, 200,
-              {{"order", o.spec.source},
-               {"trade_state", o.state},
-               {"answered_in_state", o.answered_in_state},
-               {"next_transition", o.next_transition},
-               {"reply", BuildReply(o)}});
-  }
-
-  void SetDefaults(const httplib::Request& req, httplib::Response& res) {
-    json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded()) return ReplyError(res, 400, "PARAM_ERROR", "body is not JSON");
-    int64_t latency = 0;
-    std::vector<FaultSpec> faults;
-    if (absl::Status s = ParseDefaults(body, &latency, &faults); !s.ok()) {
-      return ReplyError(res, 400, "PARAM_ERROR", std::string(s.message()));
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    default_latency_ms_ = latency;
-    default_faults_ = std::move(faults);
-    ReplyJson(res, 200, body);
+  static void ControlError(httplib::Response& res, int status, const std::string& message) {
+    ReplyError(res, status, status == 404 ? "NOT_FOUND" : "PARAM_ERROR", message);
   }
 
   // Checks the request's Authorization; on success *signer is the mchid it names.
@@ -810,135 +434,77 @@ class WechatModule final : public SandboxModule {
   void Query(Kind kind, const httplib::Request& req, httplib::Response& res) {
     Traffic::Scope scope = ctx_.traffic->Track(req);
     const std::string no = req.matches[1];
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++counters_[no].requests;
-    }
+    book_.CountRequest(no);
     std::string signer;
     if (ctx_.verify_requests) {
       absl::Status auth = VerifyAuthorization(req, &signer);
       if (!auth.ok()) {
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          ++sign_errors_;
-          Counters& c = counters_[no];
-          ++c.sign_errors;
-          Count(c, 401, nullptr);
-        }
+        book_.CountSignError(no);
+        book_.CountReply(no, 401);
         return SendError(res, 401, "SIGN_ERROR", std::string(auth.message()), false);
       }
     }
     const std::string merchant = MerchantOf(kind, req, signer);
     if (std::string missing = MissingParam(kind, req); !missing.empty()) {
-      CountStatus(no, 400, nullptr);
+      book_.CountReply(no, 400);
       return SendError(res, 400, "PARAM_ERROR", absl::StrCat("参数错误: 缺少 ", missing), false);
     }
     if (!ValidOutTradeNo(no)) {
-      CountStatus(no, 400, nullptr);
+      book_.CountReply(no, 400);
       return SendError(res, 400, "PARAM_ERROR", "参数错误,请检查out_trade_no", false);
     }
 
-    Plan plan;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      Counters& c = counters_[no];
-      OrderState* order = FindOrCreateLocked(no);
-      if (order == nullptr) {
-        ++unknown_order_requests_;
-        Count(c, 404, nullptr);
-        return kind == Kind::kVehicle ? SendError(res, 404, "NOT_FOUND", "订单不存在", false)
-                                      : SendError(res, 404, "ORDER_NOT_EXIST", "订单不存在", false);
+    bool unknown = false;
+    std::optional<Error> refused;
+    std::optional<OrderBook<OrderState>::Ticket> ticket =
+        book_.Admit(no, merchant, [&](const OrderState* order) {
+          unknown = order == nullptr;
+          refused = unknown ? NotFound(kind) : OwnershipError(kind, *order, req);
+          return !refused.has_value();
+        });
+    if (!ticket) {
+      if (unknown) {
+        book_.CountUnknownOrder(no, refused->first);
+      } else {
+        book_.CountReply(no, refused->first);
       }
-      if (std::optional<std::pair<int, std::pair<std::string, std::string>>> e =
-              OwnershipErrorLocked(kind, *order, req)) {
-        Count(c, e->first, nullptr);
-        return SendError(res, e->first, e->second.first, e->second.second, false);
-      }
-      const uint64_t n = ++c.verified;
-      auto roll = [this] { return std::uniform_real_distribution<double>(0, 100)(rng_); };
-      const FaultSpec* f = PickFault(order->spec.faults, n, roll);
-      if (f == nullptr) f = PickFault(default_faults_, n, roll);
-      if (f != nullptr) plan.fault = *f;
-      plan.latency_ms = order->spec.latency_ms + default_latency_ms_;
-      c.inflight++;
-      c.max_inflight = std::max(c.max_inflight, c.inflight);
-      MerchantCounters& m = merchants_[merchant];
-      ++m.requests;
-      m.inflight++;
-      m.max_inflight = std::max(m.max_inflight, m.inflight);
+      return SendError(res, refused->first, refused->second.first, refused->second.second, false);
     }
-    Defer leave([this, no, merchant] {
-      std::lock_guard<std::mutex> lock(mu_);
-      counters_[no].inflight--;
-      merchants_[merchant].inflight--;
-    });
 
-    if (plan.latency_ms > 0 && !ctx_.sleeper->SleepFor(absl::Milliseconds(plan.latency_ms))) {
+    const FaultSpec* fault = ticket->fault_or_null();
+    if (!SleepLatency(ctx_, ticket->latency_ms)) {
       return SendError(res, 503, "SYSTEM_ERROR", "sandbox shutting down", true);
     }
-    const FaultSpec* fault = plan.fault ? &*plan.fault : nullptr;
     if (fault != nullptr) {
-      if (std::optional<std::pair<int, std::pair<std::string, std::string>>> e =
-              ErrorFault(kind, *fault)) {
-        CountStatus(no, e->first, fault);
+      if (std::optional<Error> e = ErrorFault(kind, *fault)) {
+        book_.CountReply(no, e->first, "", fault);
         return SendError(res, e->first, e->second.first, e->second.second, fault->unsigned_reply);
       }
-      if (fault->type == "timeout") {
-        const absl::Duration sleep =
-            fault->sleep_ms >= 0 ? absl::Milliseconds(fault->sleep_ms) : ctx_.default_timeout_sleep;
-        if (!ctx_.sleeper->SleepFor(sleep)) {
-          return SendError(res, 503, "SYSTEM_ERROR", "sandbox shutting down", true);
-        }
-      }
+    }
+    if (!SleepForTimeoutFault(ctx_, fault)) {
+      return SendError(res, 503, "SYSTEM_ERROR", "sandbox shutting down", true);
     }
 
     json reply;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = orders_.find(no);
-      if (it == orders_.end()) {  // replaced or reset while we slept
-        Count(counters_[no], 404, fault);
-        return SendError(res, 404, "ORDER_NOT_EXIST", "订单不存在", false);
-      }
-      OrderState& o = it->second;
-      const absl::Time now = absl::Now();
-      o.AdvanceByTime(now);
-      reply = BuildReply(o);
-      ++o.answered_in_state;
-      o.AdvanceByQueries(now);
-      Counters& c = counters_[no];
-      ++c.answered;
-      Count(c,
-            fault != nullptr && fault->type == "non_json_body" && fault->status > 0 ? fault->status
-                                                                                    : 200,
-            fault);
+    if (!book_.Answer(no, [&reply](const OrderState& o) { reply = BuildReply(o); })) {
+      // Replaced or reset while we slept.
+      book_.CountReply(no, 404, "", fault);
+      return SendError(res, 404, "ORDER_NOT_EXIST", "订单不存在", false);
     }
+    const bool html = fault != nullptr && fault->type == "non_json_body" && fault->status > 0;
+    book_.CountReply(no, html ? fault->status : 200, "", fault);
     SendReply(kind, reply, fault, res);
   }
 
-  void CountStatus(const std::string& no, int status, const FaultSpec* fault) {
-    std::lock_guard<std::mutex> lock(mu_);
-    Count(counters_[no], status, fault);
-  }
-
-  OrderState* FindOrCreateLocked(const std::string& no) {
-    auto it = orders_.find(no);
-    if (it != orders_.end()) return &it->second;
-    for (const Template& t : templates_) {
-      if (!absl::StartsWith(no, t.prefix)) continue;
-      json j = t.order;
-      j["out_trade_no"] = no;
-      absl::StatusOr<OrderSpec> spec = ParseOrder(j);
-      if (!spec.ok()) return nullptr;  // validated at load; only an odd number gets here
-      return &orders_.insert_or_assign(no, NewState(*std::move(spec), absl::Now())).first->second;
-    }
-    return nullptr;
+  static Error NotFound(Kind kind) {
+    return kind == Kind::kVehicle ? Error{404, {"NOT_FOUND", "订单不存在"}}
+                                  : Error{404, {"ORDER_NOT_EXIST", "订单不存在"}};
   }
 
   // WeChat's answers when the order exists but not for the asking merchant or endpoint.
-  static std::optional<std::pair<int, std::pair<std::string, std::string>>> OwnershipErrorLocked(
-      Kind kind, const OrderState& o, const httplib::Request& req) {
-    using E = std::pair<int, std::pair<std::string, std::string>>;
+  static std::optional<Error> OwnershipError(Kind kind, const OrderState& o,
+                                             const httplib::Request& req) {
+    using E = Error;
     const OrderSpec& s = o.spec;
     if (kind == Kind::kVehicle) {
       if (s.kind != Kind::kVehicle) {
@@ -959,9 +525,8 @@ class WechatModule final : public SandboxModule {
     return std::nullopt;
   }
 
-  static std::optional<std::pair<int, std::pair<std::string, std::string>>> ErrorFault(
-      Kind kind, const FaultSpec& f) {
-    using E = std::pair<int, std::pair<std::string, std::string>>;
+  static std::optional<Error> ErrorFault(Kind kind, const FaultSpec& f) {
+    using E = Error;
     const std::string& t = f.type;
     if (t == "http_429") return E{429, {"RATELIMIT_EXCEEDED", "达到调用速率限制"}};
     if (t == "http_500") return E{500, {"SYSTEM_ERROR", "系统异常,请稍后重试"}};
@@ -978,10 +543,7 @@ class WechatModule final : public SandboxModule {
     if (t == "invalid_request_not_bound") {
       return E{400, {"INVALID_REQUEST", "服务商和子商户没有绑定关系"}};
     }
-    if (t == "not_found") {
-      return kind == Kind::kVehicle ? E{404, {"NOT_FOUND", "订单不存在"}}
-                                    : E{404, {"ORDER_NOT_EXIST", "订单不存在"}};
-    }
+    if (t == "not_found") return NotFound(kind);
     if (t == "sign_error") return E{401, {"SIGN_ERROR", "签名错误"}};
     if (t == "http_error") {
       return E{f.status > 0 ? f.status : 500,
@@ -1052,9 +614,7 @@ class WechatModule final : public SandboxModule {
       size_t cut = fault->cut_at >= 0 ? static_cast<size_t>(fault->cut_at) : body.size() / 2;
       body.resize(std::min(cut, body.size()));
     } else if (type == "non_json_body") {
-      body =
-          "<html><head><title>502 Bad Gateway</title></head><body>"
-          "<center><h1>502 Bad Gateway</h1></center></body></html>";
+      body = kBadGatewayPage;
       content_type = "text/html";
       if (fault->status > 0) status = fault->status;
     }
@@ -1078,17 +638,6 @@ class WechatModule final : public SandboxModule {
   const std::map<std::string, wx::RsaKey> merchant_keys_;
   const std::optional<wx::RsaKey> platform_key_;
   const std::string platform_serial_;
-
-  mutable std::mutex mu_;
-  std::map<std::string, OrderState> orders_;
-  std::map<std::string, Counters> counters_;
-  std::map<std::string, MerchantCounters> merchants_;
-  std::vector<Template> templates_;
-  int64_t default_latency_ms_ = 0;
-  std::vector<FaultSpec> default_faults_;
-  uint64_t sign_errors_ = 0;
-  uint64_t unknown_order_requests_ = 0;
-  std::mt19937_64 rng_;
 };
 
 }  // namespace
@@ -1096,17 +645,8 @@ class WechatModule final : public SandboxModule {
 absl::StatusOr<std::unique_ptr<SandboxModule>> MakeWechatModule(
     const SandboxContext& context, const std::multimap<std::string, std::string>& flags) {
   std::map<std::string, wx::RsaKey> merchant_keys;
-  auto range = flags.equal_range("merchant-public-key");
-  for (auto it = range.first; it != range.second; ++it) {
-    std::string mchid;
-    std::string path = it->second;
-    // "MCHID=FILE" binds a key to one merchant; a path never starts with digits and '='.
-    if (size_t eq = path.find('='); eq != std::string::npos && eq > 0 &&
-                                    std::all_of(path.begin(), path.begin() + eq,
-                                                [](char c) { return absl::ascii_isdigit(c); })) {
-      mchid = path.substr(0, eq);
-      path = path.substr(eq + 1);
-    }
+  // "MCHID=FILE" binds a key to one merchant; a path never starts with digits and '='.
+  for (const auto& [mchid, path] : PerMerchantFlag(flags, "merchant-public-key")) {
     absl::StatusOr<std::string> pem = ReadFile(path);
     if (!pem.ok()) return pem.status();
     absl::StatusOr<wx::RsaKey> key = wx::RsaKey::PublicFromPem(*pem);

@@ -9,50 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "server/domain/snapshots.h"
+#include "tests/fakes/seed_examples.h"
 
 namespace orderquery::payment::merchant::seed001 {
 
-inline constexpr char kSeedExampleReply[] = R"({
-"code": 0,
-"msg": "success",
-"data": {
-"tradeOrderId": "E01201908230414433510006",
-"tradeType": 1,
-"mchId": 20000000,
-"appId": "",
-"clientIp": "0:0:0:0:0:0:0:1",
-"device": "",
-"goodsId": "",
-"subject": "被扫支付",
-"body": "被扫支付",
-"orderAmount": 1,
-"discountAmount": 0,
-"amount": 1,
-"mchIncome": 1,
-"userId": "134713461986047502",
-"channelUserId": null,
-"status": 1,
-"payOrderId": "P01201908230414452700006",
-"productId": "8020",
-"productType": null,
-"goodsDesc": [
-{"cellPrice":12000,"currentPrice":10400,"discountAmount":400,"goodsId":100093,"goodsName":"奥尔良鸡腿堡","goodsNum":1,"goodsProps":""},
-{"currentPrice":10000,"goodsId":-1,"goodsName":"茉莉花茶","goodsNum":1}
-],
-"couponId": null,
-"storeNo": null,
-"storeName": null,
-"operatorId": "null",
-"operatorName": "123",
-"memberId": null,
-"memberTel": null,
-"givePoints": null,
-"refundTotalAmount": 0,
-"tradeSuccTime": "2019-08-23T11:12:21.000+0000",
-"createTime": "2019-08-23T16:14:42.000+0000",
-"updateTime": "2019-08-23T19:13:22.000+0000"
-}
-})";
+// The one copy is in tests/fakes/seed_examples.h: the payment sandbox serves it too.
+inline constexpr const auto& kSeedExampleReply = ::orderquery::fakes::kSeed001ExampleReply;
 
 inline absl::Time Utc(int y, int mo, int d, int h, int mi, int s) {
   return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, s), absl::UTCTimeZone());

@@ -5,6 +5,7 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/seed_examples.h"
 
 namespace orderquery::payment::wechat {
 namespace {
@@ -13,58 +14,8 @@ using ::orderquery::v1::ParkingInfo;
 using ::orderquery::v1::VehicleTransaction;
 using ::testing::HasSubstr;
 
-// Seed 002's 200 OK example, byte for byte.
-constexpr char kSeedVehicleReply[] = R"({
-  "appid" : "wxcbda96de0b165486",
-  "sub_appid" : "wxcbda96de0b165489",
-  "sp_mchid" : "1230000109",
-  "sub_mchid" : "1900000109",
-  "description" : "停车场扣费",
-  "create_time" : "2017-08-26T10:43:39+08:00",
-  "out_trade_no" : "20150806125346",
-  "transaction_id" : "1009660380201506130728806387",
-  "trade_state" : "SUCCESS",
-  "trade_state_description" : "支付失败,请重新下单支付",
-  "success_time" : "2017-08-26T10:43:39+08:00",
-  "bank_type" : "CMC",
-  "user_repaid" : "Y",
-  "attach" : "深圳分店",
-  "trade_scene" : "PARKING",
-  "parking_info" : {
-    "parking_id" : "5K8264ILTKCH16CQ250",
-    "plate_number" : "粤B888888",
-    "plate_color" : "BLUE",
-    "start_time" : "2017-08-26T10:43:39+08:00",
-    "end_time" : "2017-08-26T10:43:39+08:00",
-    "parking_name" : "欢乐海岸停车场",
-    "charging_duration" : 3600,
-    "device_id" : "12313"
-  },
-  "payer" : {
-    "openid" : "oUpF8uMuAJOM2pxb1Q",
-    "sub_openid" : "oUpF8uMuAJOM2pxb1Q"
-  },
-  "amount" : {
-    "total" : 888,
-    "currency" : "CNY",
-    "payer_total" : 100,
-    "discount_total" : 100
-  },
-  "promotion_detail" : [
-    {
-      "coupon_id" : "109519",
-      "name" : "单品惠-6",
-      "scope" : "SINGLE",
-      "type" : "CASH",
-      "stock_id" : "931386",
-      "amount" : 5,
-      "wechatpay_contribute" : 1,
-      "merchant_contribute" : 1,
-      "other_contribute" : 1,
-      "currency" : "CNY"
-    }
-  ]
-})";
+// Seed 002's 200 OK example, byte for byte (tests/fakes/seed_examples.h: the sandbox serves it).
+constexpr const auto& kSeedVehicleReply = ::orderquery::fakes::kSeed002VehicleReply;
 
 std::string Replace(const std::string& text, const std::string& from, const std::string& to) {
   EXPECT_NE(text.find(from), std::string::npos) << from;
