@@ -70,7 +70,9 @@ absl::StatusOr<RechargeQueryResult> RechargeQuery::FromDatabase(const domain::Re
 void RechargeQuery::AfterLoad(const RechargeQueryRequest& req, const domain::Session& session,
                               const domain::RechargeOrder& order, Done done) {
   if (!req.force_refresh) {
-    if (domain::IsFinal(order.state)) {
+    // SUCCESS is final only once credited: a paid but uncredited order must go on to credit.
+    const bool paid_uncredited = order.state == domain::RechargeState::kSuccess && !order.credited;
+    if (domain::IsFinal(order.state) && !paid_uncredited) {
       return done(FromDatabase(order, domain::CodeForState(order.state)));
     }
     if (order.last_queried_at && clock_() - *order.last_queried_at < refresh_interval_) {
@@ -118,13 +120,15 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
   if (absl::Status s = repo_->AppendQueryLog(entry); !s.ok()) {
     log::Error("query_log_write_failed", {{"order_no", order.order_no}, {"error", s.ToString()}});
   }
-  const bool answered = reply.ok() || absl::IsNotFound(reply.status());
-  if (answered) {
+  // The refresh interval lets later calls answer from the database, so it may only start when
+  // the database now says what WeChat said: never after a failure, a not-found, an unknown
+  // state or a paid reply that failed the crediting checks.
+  auto mark_asked = [&] {
     if (absl::Status s = repo_->TouchLastQueried(order.order_no, clock_()); !s.ok()) {
       log::Warn("touch_last_queried_failed",
                 {{"order_no", order.order_no}, {"error", s.ToString()}});
     }
-  }
+  };
 
   absl::StatusOr<RechargeQueryResult> result;
   if (!reply.ok()) {
@@ -147,6 +151,7 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
   }
 
   domain::Decision d = domain::Decide(order, *reply);
+  if (d.code != ResultCode::kUnknown) mark_asked();
   if (!d.mismatch.empty()) {
     log::Error("recharge_credit_refused", {{"order_no", order.order_no},
                                            {"trade_state", reply->trade_state},

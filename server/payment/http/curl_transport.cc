@@ -455,6 +455,9 @@ class CurlTransport::Loop {
     curl_easy_getinfo(c.easy, CURLINFO_NUM_CONNECTS, &connects);
     curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &http_status);
     curl_easy_getinfo(c.easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+    // A reused keep-alive connection reports connect time 0; bytes sent prove we were connected.
+    long request_bytes = 0;
+    curl_easy_getinfo(c.easy, CURLINFO_REQUEST_SIZE, &request_bytes);
     connections_.fetch_add(static_cast<uint64_t>(std::max(0L, connects)),
                            std::memory_order_relaxed);
     inflight_.fetch_sub(1, std::memory_order_relaxed);
@@ -467,7 +470,7 @@ class CurlTransport::Loop {
       response.status = static_cast<int>(http_status);
       outcome = std::move(response);
     } else {
-      outcome = MapError(c, code, connect_us > 0, &attempt_timeout);
+      outcome = MapError(c, code, connect_us > 0 || request_bytes > 0, &attempt_timeout);
     }
     ReleaseSlot(c);
 
