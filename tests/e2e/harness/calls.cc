@@ -1,0 +1,159 @@
+#include "tests/e2e/harness/calls.h"
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "grpcpp/client_context.h"
+
+namespace orderquery::e2e {
+namespace {
+
+std::chrono::system_clock::time_point DeadlineIn(absl::Duration d) {
+  return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(d);
+}
+
+void Prepare(const RechargeArgs& args, grpc::ClientContext* ctx,
+             v1::QueryRechargeOrderRequest* req) {
+  ctx->set_deadline(DeadlineIn(args.deadline));
+  if (!args.appid.empty()) ctx->AddMetadata("appid", args.appid);
+  if (args.token_in_field) {
+    req->set_token(args.token);
+  } else if (!args.token.empty()) {
+    ctx->AddMetadata("token", args.token);
+  }
+  req->set_order_no(args.order_no);
+  req->set_force_refresh(args.force_refresh);
+}
+
+// Waits for `n` completions.
+class Latch {
+ public:
+  explicit Latch(int n) : left_(n) {}
+  void CountDown() {
+    absl::MutexLock lock(&mu_);
+    --left_;
+  }
+  void Wait() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* left) { return *left <= 0; }, &left_));
+  }
+
+ private:
+  absl::Mutex mu_;
+  int left_;
+};
+
+}  // namespace
+
+RechargeResult QueryRecharge(v1::OrderQueryService::Stub& stub, const RechargeArgs& args) {
+  grpc::ClientContext ctx;
+  v1::QueryRechargeOrderRequest req;
+  Prepare(args, &ctx, &req);
+  RechargeResult r;
+  r.status = stub.QueryRechargeOrder(&ctx, req, &r.response);
+  return r;
+}
+
+std::vector<RechargeResult> QueryRechargeConcurrently(
+    const std::vector<v1::OrderQueryService::Stub*>& stubs,
+    const std::vector<RechargeArgs>& calls) {
+  const size_t n = calls.size();
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts(n);
+  std::vector<v1::QueryRechargeOrderRequest> requests(n);
+  std::vector<RechargeResult> results(n);
+  for (size_t i = 0; i < n; ++i) {
+    contexts[i] = std::make_unique<grpc::ClientContext>();
+    Prepare(calls[i], contexts[i].get(), &requests[i]);
+  }
+  Latch latch(static_cast<int>(n));
+  for (size_t i = 0; i < n; ++i) {
+    stubs[i % stubs.size()]->async()->QueryRechargeOrder(contexts[i].get(), &requests[i],
+                                                         &results[i].response,
+                                                         [&results, &latch, i](grpc::Status s) {
+                                                           results[i].status = std::move(s);
+                                                           latch.CountDown();
+                                                         });
+  }
+  latch.Wait();
+  return results;
+}
+
+VehicleResult GetVehicle(v1::OrderQueryService::Stub& stub, const std::string& out_trade_no,
+                         const std::string& sub_mchid, bool force_refresh,
+                         absl::Duration deadline) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(deadline));
+  v1::GetVehicleTransactionRequest req;
+  req.set_out_trade_no(out_trade_no);
+  req.set_sub_mchid(sub_mchid);
+  req.set_force_refresh(force_refresh);
+  VehicleResult r;
+  r.status = stub.GetVehicleTransaction(&ctx, req, &r.response);
+  return r;
+}
+
+TradeResult GetTrade(v1::TradeOrderService::Stub& stub, const std::string& trade_order_id,
+                     const std::string& merchant, bool force_refresh, absl::Duration deadline) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(deadline));
+  v1::GetTradeOrderRequest req;
+  req.set_trade_order_id(trade_order_id);
+  req.set_merchant(merchant);
+  req.set_force_refresh(force_refresh);
+  TradeResult r;
+  r.status = stub.GetTradeOrder(&ctx, req, &r.response);
+  return r;
+}
+
+std::vector<TradeResult> GetTradeConcurrently(v1::TradeOrderService::Stub& stub, int count,
+                                              const std::string& trade_order_id,
+                                              bool force_refresh) {
+  const size_t n = static_cast<size_t>(count);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts(n);
+  std::vector<v1::GetTradeOrderRequest> requests(n);
+  std::vector<TradeResult> results(n);
+  for (size_t i = 0; i < n; ++i) {
+    contexts[i] = std::make_unique<grpc::ClientContext>();
+    contexts[i]->set_deadline(DeadlineIn(absl::Seconds(10)));
+    requests[i].set_trade_order_id(trade_order_id);
+    requests[i].set_force_refresh(force_refresh);
+  }
+  Latch latch(count);
+  for (size_t i = 0; i < n; ++i) {
+    stub.async()->GetTradeOrder(contexts[i].get(), &requests[i], &results[i].response,
+                                [&results, &latch, i](grpc::Status s) {
+                                  results[i].status = std::move(s);
+                                  latch.CountDown();
+                                });
+  }
+  latch.Wait();
+  return results;
+}
+
+std::string Describe(const grpc::Status& status) {
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
+  const int code = static_cast<int>(status.error_code());
+  const std::string name = code >= 0 && code <= 16 ? kNames[code] : absl::StrCat("code ", code);
+  return absl::StrCat(name, ": ", status.error_message());
+}
+
+}  // namespace orderquery::e2e
