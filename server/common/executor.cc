@@ -29,11 +29,6 @@ bool BlockingExecutor::TrySubmit(std::function<void()> task) {
   return true;
 }
 
-size_t BlockingExecutor::queued() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return queue_.size();
-}
-
 void BlockingExecutor::Loop() {
   for (;;) {
     std::function<void()> task;

@@ -23,13 +23,12 @@ class BlockingExecutor {
 
   // False when the queue is full or the executor is shutting down.
   bool TrySubmit(std::function<void()> task);
-  size_t queued() const;
 
  private:
   void Loop();
 
   const size_t max_queue_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
   bool stopping_ = false;

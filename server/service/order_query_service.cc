@@ -14,12 +14,6 @@ std::string Metadata(const grpc::CallbackServerContext* ctx, const char* key) {
   return std::string(it->second.data(), it->second.size());
 }
 
-absl::Time Deadline(const grpc::CallbackServerContext* ctx) {
-  auto d = ctx->deadline();
-  if (d == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
-  return absl::FromChrono(d);
-}
-
 v1::RechargeOrderState ToProto(domain::RechargeState s) {
   switch (s) {
     case domain::RechargeState::kNotPay:
@@ -69,7 +63,7 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::QueryRechargeOrder(
   r.token = req->token().empty() ? Metadata(ctx, "token") : req->token();
   r.order_no = req->order_no();
   r.force_refresh = req->force_refresh();
-  r.deadline = Deadline(ctx);
+  r.deadline = DeadlineOf(ctx);
   recharge_->Run(std::move(r),
                  [reactor, resp](absl::StatusOr<usecase::RechargeQueryResult> result) {
                    if (!result.ok()) return reactor->Finish(ToGrpc(result.status()));
@@ -87,7 +81,7 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::GetVehicleTransaction(
   r.out_trade_no = req->out_trade_no();
   r.sub_mchid = req->sub_mchid();
   r.force_refresh = req->force_refresh();
-  r.deadline = Deadline(ctx);
+  r.deadline = DeadlineOf(ctx);
   vehicle_->Run(std::move(r), [reactor, resp](absl::StatusOr<v1::VehicleTransaction> result) {
     if (!result.ok()) return reactor->Finish(ToGrpc(result.status()));
     *resp = std::move(*result);

@@ -13,9 +13,7 @@ grpc::ServerUnaryReactor* TradeOrderServiceImpl::GetTradeOrder(grpc::CallbackSer
   r.merchant = req->merchant();
   r.trade_order_id = req->trade_order_id();
   r.force_refresh = req->force_refresh();
-  auto d = ctx->deadline();
-  r.deadline = d == std::chrono::system_clock::time_point::max() ? absl::InfiniteFuture()
-                                                                 : absl::FromChrono(d);
+  r.deadline = DeadlineOf(ctx);
   trade_->Run(std::move(r), [reactor, resp](absl::StatusOr<usecase::TradeQueryResult> result) {
     if (!result.ok()) return reactor->Finish(ToGrpc(result.status()));
     resp->set_code(0);

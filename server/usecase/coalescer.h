@@ -42,13 +42,8 @@ class Coalescer {
     for (auto& w : waiters) w(result);
   }
 
-  size_t inflight() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return inflight_.size();
-  }
-
  private:
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::map<std::string, std::vector<Done>> inflight_;
 };
 

@@ -41,12 +41,7 @@ void RechargeQuery::Run(RechargeQueryRequest req, Done done) {
     const bool foreign =
         order.ok() && (order->user_id != session->user_id || order->appid != req.appid);
     if (foreign || (!order.ok() && absl::IsNotFound(order.status()))) {
-      RechargeQueryResult r;
-      r.code = ResultCode::kOrderNotExist;
-      auto balance = repo_->GetBalance(session->user_id);
-      if (!balance.ok()) return done(balance.status());
-      r.balance_fen = *balance;
-      return done(r);
+      return done(Answer(ResultCode::kOrderNotExist, session->user_id, std::nullopt, false));
     }
     if (!order.ok()) return done(order.status());
     AfterLoad(req, *session, *order, done);
@@ -56,14 +51,16 @@ void RechargeQuery::Run(RechargeQueryRequest req, Done done) {
   }
 }
 
-absl::StatusOr<RechargeQueryResult> RechargeQuery::FromDatabase(const domain::RechargeOrder& order,
-                                                                ResultCode code) {
-  auto balance = repo_->GetBalance(order.user_id);
+absl::StatusOr<RechargeQueryResult> RechargeQuery::Answer(
+    ResultCode code, int64_t user_id, std::optional<domain::RechargeOrder> order,
+    bool asked_upstream) {
+  auto balance = repo_->GetBalance(user_id);
   if (!balance.ok()) return balance.status();
   RechargeQueryResult r;
   r.code = code;
-  r.order = order;
+  r.order = std::move(order);
   r.balance_fen = *balance;
+  r.asked_upstream = asked_upstream;
   return r;
 }
 
@@ -73,10 +70,10 @@ void RechargeQuery::AfterLoad(const RechargeQueryRequest& req, const domain::Ses
     // SUCCESS is final only once credited: a paid but uncredited order must go on to credit.
     const bool paid_uncredited = order.state == domain::RechargeState::kSuccess && !order.credited;
     if (domain::IsFinal(order.state) && !paid_uncredited) {
-      return done(FromDatabase(order, domain::CodeForState(order.state)));
+      return done(Answer(domain::CodeForState(order.state), order.user_id, order, false));
     }
     if (order.last_queried_at && clock_() - *order.last_queried_at < refresh_interval_) {
-      return done(FromDatabase(order, domain::CodeForState(order.state)));
+      return done(Answer(domain::CodeForState(order.state), order.user_id, order, false));
     }
   }
   const bool leader = coalescer_.Join(
@@ -135,12 +132,7 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
     if (absl::IsNotFound(reply.status())) {
       // WeChat does not know the order: answer 2047, keep the local state (a late payment must
       // still be credited when it shows up).
-      RechargeQueryResult r;
-      r.code = ResultCode::kOrderNotExist;
-      r.asked_upstream = true;
-      auto balance = repo_->GetBalance(order.user_id);
-      result = balance.ok() ? absl::StatusOr<RechargeQueryResult>(r) : balance.status();
-      if (balance.ok()) result->balance_fen = *balance;
+      result = Answer(ResultCode::kOrderNotExist, order.user_id, std::nullopt, true);
     } else {
       log::Warn("recharge_upstream_failed",
                 {{"order_no", order.order_no}, {"error", reply.status().ToString()}});
@@ -180,8 +172,7 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
   } else {
     domain::RechargeOrder seen = order;
     seen.trade_state = reply->trade_state;
-    result = FromDatabase(seen, d.code);
-    if (result.ok()) result->asked_upstream = true;
+    result = Answer(d.code, seen.user_id, std::move(seen), true);
   }
   coalescer_.Complete(order.order_no, result);
 }

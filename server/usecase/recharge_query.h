@@ -64,8 +64,10 @@ class RechargeQuery {
                  const domain::RechargeOrder& order, Done done);
   void OnUpstream(const domain::RechargeOrder& order, absl::Time started,
                   absl::StatusOr<domain::UpstreamTransaction> reply);
-  absl::StatusOr<RechargeQueryResult> FromDatabase(const domain::RechargeOrder& order,
-                                                   domain::ResultCode code);
+  // An answer with the user's current balance; `order` is nullopt for 2047 (data: null).
+  absl::StatusOr<RechargeQueryResult> Answer(domain::ResultCode code, int64_t user_id,
+                                             std::optional<domain::RechargeOrder> order,
+                                             bool asked_upstream);
 
   domain::RechargeRepository* repo_;
   TransactionQuerier* upstream_;
