@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "orderquery/v1/service.grpc.pb.h"
@@ -466,23 +467,6 @@ class LoadGen {
       codes_str += std::to_string(k) + ":" + std::to_string(v);
     }
     if (!o_.quiet) {
-      static const char* kNames[] = {"OK",
-                                     "CANCELLED",
-                                     "UNKNOWN",
-                                     "INVALID_ARGUMENT",
-                                     "DEADLINE_EXCEEDED",
-                                     "NOT_FOUND",
-                                     "ALREADY_EXISTS",
-                                     "PERMISSION_DENIED",
-                                     "RESOURCE_EXHAUSTED",
-                                     "FAILED_PRECONDITION",
-                                     "ABORTED",
-                                     "OUT_OF_RANGE",
-                                     "UNIMPLEMENTED",
-                                     "INTERNAL",
-                                     "UNAVAILABLE",
-                                     "DATA_LOSS",
-                                     "UNAUTHENTICATED"};
       std::printf("target %s rpc %s concurrency %d threads %d connections %d\n", o_.target.c_str(),
                   o_.rpc.c_str(), o_.concurrency, o_.threads, o_.connections);
       std::printf("window %.2f s (after %.1f s warm-up): %" PRIu64 " calls completed, %.1f req/s\n",
@@ -494,7 +478,9 @@ class LoadGen {
           lat.empty() ? 0.0 : lat.back() / 1000.0);
       std::printf("gRPC status:");
       for (auto& [k, v] : statuses) {
-        std::printf("  %s %" PRIu64, (k >= 0 && k <= 16) ? kNames[k] : "?", v);
+        // gRPC and absl status codes are the same numbers, so absl names them for us.
+        const std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(k));
+        std::printf("  %s %" PRIu64, name.empty() ? "?" : name.c_str(), v);
       }
       std::printf("\n");
       if (o_.rpc == "recharge") {
