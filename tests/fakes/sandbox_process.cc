@@ -1,11 +1,6 @@
 #include "tests/fakes/sandbox_process.h"
 
 #include <curl/curl.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -133,58 +128,24 @@ absl::StatusOr<std::unique_ptr<SandboxProcess>> SandboxProcess::Start(Options op
   if (!scenario_file.empty()) args.insert(args.end(), {"--scenario", scenario_file});
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
 
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
-  }
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-  }
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);
-    ::dup2(fds[1], STDOUT_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  p->pid_ = pid;
+  auto child = testing::ChildProcess::Start(args);
+  if (!child.ok()) return child.status();
+  p->child_ = std::move(*child);
 
   // The first stdout line names the port: "payment-sandbox listening on 127.0.0.1:PORT".
-  std::string line;
-  const absl::Time give_up = absl::Now() + options.start_timeout;
-  bool got_line = false;
-  while (!got_line) {
-    const int64_t left = absl::ToInt64Milliseconds(give_up - absl::Now());
-    if (left <= 0) break;
-    pollfd pfd{fds[0], POLLIN, 0};
-    const int r = ::poll(&pfd, 1, static_cast<int>(left));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    char buf[256];
-    const ssize_t n = ::read(fds[0], buf, sizeof(buf));
-    if (n <= 0) break;
-    line.append(buf, static_cast<size_t>(n));
-    got_line = line.find('\n') != std::string::npos;
-  }
-  ::close(fds[0]);
-  const size_t colon = line.rfind(':');
+  constexpr char kListening[] = "payment-sandbox listening on ";
+  absl::StatusOr<std::string> line = p->child_->WaitForLine(kListening, options.start_timeout);
+  const std::string rest = line.ok() ? line->substr(sizeof(kListening) - 1) : "";
+  const size_t colon = rest.rfind(':');
   int port = 0;
-  if (!got_line || colon == std::string::npos ||
-      !absl::SimpleAtoi(Trimmed(line.substr(colon + 1)), &port) || port <= 0) {
+  if (!line.ok() || colon == std::string::npos ||
+      !absl::SimpleAtoi(Trimmed(rest.substr(colon + 1)), &port) || port <= 0) {
+    const std::string err = p->child_->Stderr();
     p->Stop().IgnoreError();
-    return absl::UnavailableError(
-        absl::StrCat("payment-sandbox did not start (see its stderr above); first output: '",
-                     Trimmed(line), "'"));
+    return absl::UnavailableError(absl::StrCat(
+        "payment-sandbox did not start: ",
+        line.ok() ? "bad first line '" + *line + "'" : std::string(line.status().message()),
+        "; its stderr: ", Trimmed(err)));
   }
   p->port_ = port;
   return p;
@@ -200,19 +161,9 @@ std::string SandboxProcess::base_url() const {
 }
 
 absl::Status SandboxProcess::Stop() {
-  if (pid_ <= 0) return absl::OkStatus();
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  const absl::Time give_up = absl::Now() + absl::Seconds(5);
-  pid_t r = 0;
-  while ((r = ::waitpid(pid_, &status, WNOHANG)) == 0 && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  if (r == 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
-  }
-  pid_ = -1;
+  if (child_ == nullptr) return absl::OkStatus();
+  child_->Stop(absl::Seconds(5));
+  child_.reset();
   return absl::OkStatus();
 }
 

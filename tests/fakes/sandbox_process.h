@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tests/support/child_process.h"
 
 namespace orderquery::fakes {
 
@@ -80,7 +81,7 @@ class SandboxProcess {
   SandboxProcess& operator=(const SandboxProcess&) = delete;
 
   int port() const { return port_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_ ? child_->pid() : -1; }
   bool tls() const { return tls_; }
   // "http://127.0.0.1:PORT" (or https://).
   std::string base_url() const;
@@ -110,7 +111,7 @@ class SandboxProcess {
   SandboxProcess() = default;
   absl::StatusOr<nlohmann::json> GetJson(const std::string& path) const;
 
-  pid_t pid_ = -1;
+  std::unique_ptr<testing::ChildProcess> child_;
   int port_ = 0;
   bool tls_ = false;
   std::string ca_file_;

@@ -44,8 +44,8 @@
 #include "orderquery/v1/service.grpc.pb.h"
 #include "server/domain/recharge.h"
 #include "storage/mysql_pool.h"
-#include "tests/e2e/process.h"
 #include "tests/fakes/sandbox_process.h"
+#include "tests/support/child_process.h"
 #include "tests/support/test_database.h"
 
 namespace orderquery::e2e {

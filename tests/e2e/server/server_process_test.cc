@@ -14,8 +14,8 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "storage/migrations.h"
-#include "tests/e2e/process.h"
 #include "tests/fakes/sandbox_process.h"
+#include "tests/support/child_process.h"
 #include "tests/support/test_database.h"
 
 namespace orderquery {

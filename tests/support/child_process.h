@@ -1,8 +1,9 @@
-// Runs a program as a child process for end-to-end tests: reads its stdout line by line,
-// keeps its stderr in a file, signals and reaps it. A child still running at destruction is
-// killed, so a failing test leaves nothing behind.
-#ifndef ORDERQUERY_TESTS_E2E_PROCESS_H_
-#define ORDERQUERY_TESTS_E2E_PROCESS_H_
+// Runs a program as a child process for tests (orderqueryd, the payment sandbox): reads its
+// stdout line by line, keeps its stderr in a file, signals and reaps it. A child still running
+// at destruction is killed, and the child is killed too if the thread that started it dies
+// (PR_SET_PDEATHSIG), so a failing or crashing test leaves nothing behind.
+#ifndef ORDERQUERY_TESTS_SUPPORT_CHILD_PROCESS_H_
+#define ORDERQUERY_TESTS_SUPPORT_CHILD_PROCESS_H_
 
 #include <sys/types.h>
 
@@ -31,6 +32,8 @@ class ChildProcess {
   void Signal(int sig);
   // Exit code (128+N when killed by signal N), or nullopt on timeout.
   std::optional<int> Wait(absl::Duration timeout);
+  // SIGTERM, then SIGKILL if it has not exited within `grace`; returns the exit code.
+  int Stop(absl::Duration grace);
   // Everything the child wrote to stderr so far.
   std::string Stderr() const;
   pid_t pid() const { return pid_; }
@@ -49,4 +52,4 @@ int FreePort();
 
 }  // namespace orderquery::testing
 
-#endif  // ORDERQUERY_TESTS_E2E_PROCESS_H_
+#endif  // ORDERQUERY_TESTS_SUPPORT_CHILD_PROCESS_H_

@@ -1,9 +1,10 @@
-#include "tests/e2e/process.h"
+#include "tests/support/child_process.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,9 +45,12 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
   for (auto& s : argv_copy) args.push_back(s.data());
   args.push_back(nullptr);
 
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(126);  // the parent died before prctl took effect
     dup2(out[1], STDOUT_FILENO);
     dup2(err_fd, STDERR_FILENO);
     close(out[0]);
@@ -123,6 +127,13 @@ std::optional<int> ChildProcess::Wait(absl::Duration timeout) {
     if (absl::Now() >= deadline) return std::nullopt;
     absl::SleepFor(absl::Milliseconds(20));
   }
+}
+
+int ChildProcess::Stop(absl::Duration grace) {
+  Signal(SIGTERM);
+  if (auto code = Wait(grace)) return *code;
+  Signal(SIGKILL);
+  return Wait(absl::InfiniteDuration()).value_or(-1);
 }
 
 std::string ChildProcess::Stderr() const {
