@@ -1,5 +1,6 @@
 #include "server/payment/wechat/client.h"
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 
@@ -34,8 +35,9 @@ absl::Time HttpWechatPayClient::Now() const {
   return options_.clock ? options_.clock() : absl::Now();
 }
 
-void HttpWechatPayClient::Get(const MerchantConfig& merchant, const std::string& path_and_query,
-                              absl::Time deadline, VerifiedCallback on_reply) {
+void HttpWechatPayClient::Call(const MerchantConfig& merchant, absl::string_view method,
+                               const std::string& path_and_query, std::string body,
+                               absl::Time deadline, VerifiedCallback on_reply) {
   if (!merchant.private_key.has_value()) {
     on_reply(Misconfigured(merchant, "no private key"));
     return;
@@ -47,8 +49,8 @@ void HttpWechatPayClient::Get(const MerchantConfig& merchant, const std::string&
     return;
   }
   absl::StatusOr<std::string> authorization =
-      BuildAuthorization(merchant.mchid, merchant.serial_no, *merchant.private_key, "GET",
-                         path_and_query, "", absl::ToUnixSeconds(now), RandomNonce(32));
+      BuildAuthorization(merchant.mchid, merchant.serial_no, *merchant.private_key, method,
+                         path_and_query, body, absl::ToUnixSeconds(now), RandomNonce(32));
   if (!authorization.ok()) {
     on_reply(
         Misconfigured(merchant, absl::StrCat("cannot sign: ", authorization.status().message())));
@@ -56,20 +58,25 @@ void HttpWechatPayClient::Get(const MerchantConfig& merchant, const std::string&
   }
 
   http::Request request;
-  request.method = "GET";
+  request.method = std::string(method);
   request.url = absl::StrCat(merchant.base_url, path_and_query);
   request.headers = {
       {"Authorization", *std::move(authorization)},
       {"Accept", "application/json"},
       {"User-Agent", options_.user_agent},
   };
+  if (method != "GET") request.headers.emplace_back("Content-Type", "application/json");
+  // The signature covers these bytes: they go out exactly as signed.
+  request.body = std::move(body);
   // Public-key mode: WeChat wants the full PUB_KEY_ID_… so it knows which key we expect.
   if (!merchant.wechatpay_serial.empty()) {
     request.headers.emplace_back(std::string(kSerialHeader), merchant.wechatpay_serial);
   }
   request.deadline = deadline;
   request.limiter_key = merchant.mchid;
-  request.idempotent = true;  // a query changes nothing: safe to retry
+  // A query changes nothing, and a close is idempotent at WeChat (see CloseOrder): both are safe
+  // to send again after a 5xx or a dropped connection.
+  request.idempotent = true;
 
   // The reply may arrive after `merchant` is gone: keep copies of what checking it needs.
   transport_->Send(std::move(request), [clock = options_.clock, verifier = merchant.verifier,
@@ -94,6 +101,11 @@ void HttpWechatPayClient::Get(const MerchantConfig& merchant, const std::string&
     }
     on_reply(std::move(reply));
   });
+}
+
+void HttpWechatPayClient::Get(const MerchantConfig& merchant, const std::string& path_and_query,
+                              absl::Time deadline, VerifiedCallback on_reply) {
+  Call(merchant, "GET", path_and_query, "", deadline, std::move(on_reply));
 }
 
 void HttpWechatPayClient::QueryOrder(const MerchantConfig& merchant, absl::string_view out_trade_no,
@@ -194,6 +206,54 @@ void HttpWechatPayClient::QueryVehicleTransaction(const MerchantConfig& merchant
         result.body = std::move(reply->body);
         done(std::move(result));
       });
+}
+
+void HttpWechatPayClient::CloseOrder(const MerchantConfig& merchant, absl::string_view out_trade_no,
+                                     absl::string_view sub_mchid, absl::Time deadline,
+                                     CloseCallback done) {
+  if (absl::Status s = ValidateOutTradeNo(out_trade_no); !s.ok()) {
+    done(s);
+    return;
+  }
+  nlohmann::json body;
+  absl::StatusOr<std::string> path;
+  if (merchant.mode == ApiMode::kDirect) {
+    if (absl::Status s = ValidateMchId(merchant.mchid, "mchid"); !s.ok()) {
+      done(Misconfigured(merchant, s.message()));
+      return;
+    }
+    path = DirectClosePath(out_trade_no);
+    body["mchid"] = merchant.mchid;
+  } else {
+    const absl::string_view sub = sub_mchid.empty() ? merchant.sub_mchid : sub_mchid;
+    if (!sub_mchid.empty()) {
+      // The caller's value: a bad one is the caller's mistake.
+      if (absl::Status s = ValidateMchId(sub_mchid, "sub_mchid"); !s.ok()) {
+        done(s);
+        return;
+      }
+    }
+    if (absl::Status s = ValidateMchId(merchant.mchid, "sp_mchid"); !s.ok()) {
+      done(Misconfigured(merchant, s.message()));
+      return;
+    }
+    if (absl::Status s = ValidateMchId(sub, "sub_mchid"); !s.ok()) {
+      done(Misconfigured(merchant, "no sub_mchid given and none configured"));
+      return;
+    }
+    path = PartnerClosePath(out_trade_no);
+    body["sp_mchid"] = merchant.mchid;
+    body["sub_mchid"] = std::string(sub);
+  }
+  if (!path.ok()) {
+    done(path.status());
+    return;
+  }
+  Call(merchant, "POST", *path, body.dump(), deadline,
+       [done = std::move(done)](absl::StatusOr<http::Response> reply) {
+         // A verified 2xx (204, no body) is all there is to read.
+         done(reply.ok() ? absl::OkStatus() : reply.status());
+       });
 }
 
 }  // namespace orderquery::payment::wechat

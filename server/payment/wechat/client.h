@@ -1,5 +1,6 @@
-// The WeChat Pay v3 query client: the seam services program against (WechatPayClient, easy to
-// fake in their tests) and its implementation over the async HTTP transport.
+// The WeChat Pay v3 client (order queries and close): the seam services program against
+// (WechatPayClient, easy to fake in their tests) and its implementation over the async HTTP
+// transport.
 #ifndef ORDERQUERY_SERVER_PAYMENT_WECHAT_CLIENT_H_
 #define ORDERQUERY_SERVER_PAYMENT_WECHAT_CLIENT_H_
 
@@ -31,6 +32,7 @@ class WechatPayClient {
  public:
   using TransactionCallback = std::function<void(absl::StatusOr<Transaction>)>;
   using VehicleCallback = std::function<void(absl::StatusOr<VehicleResult>)>;
+  using CloseCallback = std::function<void(absl::Status)>;
 
   virtual ~WechatPayClient() = default;
 
@@ -46,6 +48,19 @@ class WechatPayClient {
   virtual void QueryVehicleTransaction(const MerchantConfig& merchant,
                                        absl::string_view out_trade_no, absl::string_view sub_mchid,
                                        absl::Time deadline, VehicleCallback done) = 0;
+
+  // Closes an unpaid order (关闭订单). Direct mode: POST /v3/pay/transactions/out-trade-no/{no}/
+  // close with {"mchid":M}; partner mode: POST /v3/pay/partner/transactions/out-trade-no/{no}/
+  // close with {"sp_mchid":SP,"sub_mchid":SUB}, SUB = `sub_mchid`, or merchant.sub_mchid when
+  // that is empty (ignored in direct mode). OK on a verified 2xx (WeChat answers 204, signed).
+  // FAILED_PRECONDITION with WechatCode() "ORDERPAID" when the order is paid (query it and
+  // credit, never mark it closed) or "ORDER_CLOSED" when it is already closed; other failures as
+  // for QueryOrder (errors.h). A 2xx that fails verification is INTERNAL: whether the order was
+  // closed is unknown, so query it. Retried by the transport like a query: closing is idempotent
+  // at WeChat (a repeat finds the order closed), so the worst a retry does is turn a lost 204
+  // into ORDER_CLOSED. Same callback rules as QueryOrder.
+  virtual void CloseOrder(const MerchantConfig& merchant, absl::string_view out_trade_no,
+                          absl::string_view sub_mchid, absl::Time deadline, CloseCallback done) = 0;
 };
 
 class HttpWechatPayClient final : public WechatPayClient {
@@ -65,13 +80,19 @@ class HttpWechatPayClient final : public WechatPayClient {
   void QueryVehicleTransaction(const MerchantConfig& merchant, absl::string_view out_trade_no,
                                absl::string_view sub_mchid, absl::Time deadline,
                                VehicleCallback done) override;
+  void CloseOrder(const MerchantConfig& merchant, absl::string_view out_trade_no,
+                  absl::string_view sub_mchid, absl::Time deadline, CloseCallback done) override;
 
  private:
   // Called with the reply only once it is a verified 2xx; otherwise with the mapped error.
   using VerifiedCallback = std::function<void(absl::StatusOr<http::Response>)>;
 
   absl::Time Now() const;
-  // Signs and sends GET `path_and_query` for `merchant`, verifies the reply.
+  // Signs and sends `method` `path_and_query` (with `body`, JSON, for a POST) for `merchant`,
+  // verifies the reply.
+  void Call(const MerchantConfig& merchant, absl::string_view method,
+            const std::string& path_and_query, std::string body, absl::Time deadline,
+            VerifiedCallback on_reply);
   void Get(const MerchantConfig& merchant, const std::string& path_and_query, absl::Time deadline,
            VerifiedCallback on_reply);
 

@@ -51,4 +51,15 @@ absl::StatusOr<std::string> VehicleQueryPath(absl::string_view out_trade_no,
                       "?sub_mchid=", PercentEncode(sub_mchid));
 }
 
+absl::StatusOr<std::string> DirectClosePath(absl::string_view out_trade_no) {
+  if (absl::Status s = ValidateOutTradeNo(out_trade_no); !s.ok()) return s;
+  return absl::StrCat("/v3/pay/transactions/out-trade-no/", PercentEncode(out_trade_no), "/close");
+}
+
+absl::StatusOr<std::string> PartnerClosePath(absl::string_view out_trade_no) {
+  if (absl::Status s = ValidateOutTradeNo(out_trade_no); !s.ok()) return s;
+  return absl::StrCat("/v3/pay/partner/transactions/out-trade-no/", PercentEncode(out_trade_no),
+                      "/close");
+}
+
 }  // namespace orderquery::payment::wechat

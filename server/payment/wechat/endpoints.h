@@ -1,5 +1,5 @@
-// Request paths of the WeChat Pay v3 query endpoints. Every identifier is validated before it
-// is put in a path (so before any I/O), then percent-encoded.
+// Request paths of the WeChat Pay v3 query and close endpoints. Every identifier is validated
+// before it is put in a path (so before any I/O), then percent-encoded.
 #ifndef ORDERQUERY_SERVER_PAYMENT_WECHAT_ENDPOINTS_H_
 #define ORDERQUERY_SERVER_PAYMENT_WECHAT_ENDPOINTS_H_
 
@@ -26,6 +26,11 @@ absl::StatusOr<std::string> PartnerQueryPath(absl::string_view out_trade_no,
 // GET /v3/vehicle/transactions/out-trade-no/{no}?sub_mchid= (parking, seed 002).
 absl::StatusOr<std::string> VehicleQueryPath(absl::string_view out_trade_no,
                                              absl::string_view sub_mchid);
+
+// POST /v3/pay/transactions/out-trade-no/{no}/close (direct; the mchid goes in the body).
+absl::StatusOr<std::string> DirectClosePath(absl::string_view out_trade_no);
+// POST /v3/pay/partner/transactions/out-trade-no/{no}/close (partner; ids go in the body).
+absl::StatusOr<std::string> PartnerClosePath(absl::string_view out_trade_no);
 
 }  // namespace orderquery::payment::wechat
 

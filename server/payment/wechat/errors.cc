@@ -65,6 +65,11 @@ absl::StatusCode Classify(int http_status, absl::string_view code) {
     return absl::StatusCode::kResourceExhausted;
   }
   if (http_status >= 500 || code == "SYSTEM_ERROR") return absl::StatusCode::kUnavailable;
+  // The close API's "cannot close": a statement about the order (paid, already closed), never a
+  // fault of ours, whatever status WeChat puts it under.
+  if (http_status >= 400 && http_status < 500 && (code == "ORDERPAID" || code == "ORDER_CLOSED")) {
+    return absl::StatusCode::kFailedPrecondition;
+  }
   if (http_status == 401 || code == "SIGN_ERROR") return absl::StatusCode::kInternal;
   if (http_status == 404 || IsNotFoundCode(code)) return absl::StatusCode::kNotFound;
   if (code == "PARAM_ERROR") return absl::StatusCode::kInvalidArgument;

@@ -7,6 +7,8 @@
 //       "sub-merchant not bound"), other WeChat 4xx codes      message in the status message
 //   401 SIGN_ERROR (or any 401)                              INTERNAL (our signing/config)
 //   404 NOT_FOUND / ORDER_NOT_EXIST / ORDERNOTEXIST          NOT_FOUND
+//   close order: ORDERPAID (订单已支付), ORDER_CLOSED (any 4xx)  FAILED_PRECONDITION (the order's
+//                                                              state; read WechatCode())
 //   429 RATELIMIT_EXCEEDED (or any 429)                      RESOURCE_EXHAUSTED
 //   5xx SYSTEM_ERROR (or any 5xx)                            UNAVAILABLE
 //   error reply that is not WeChat's JSON error (a proxy's   UNAVAILABLE: unknown, ask again

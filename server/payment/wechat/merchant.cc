@@ -68,13 +68,21 @@ absl::Status MerchantConfig::Validate() const {
   if (!wechatpay_serial.empty() && !verifier.HasSerial(wechatpay_serial)) {
     return fail(absl::StrCat("Wechatpay-Serial ", wechatpay_serial, " is not a verifier key"));
   }
+  // The length only: the key is a secret.
+  if (!apiv3_key.empty() && apiv3_key.size() != kApiV3KeySize) {
+    return fail(
+        absl::StrCat("the APIv3 key must be ", kApiV3KeySize, " bytes, got ", apiv3_key.size()));
+  }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadPemSource(absl::string_view source, absl::string_view what) {
+namespace {
+
+// The content of a file path or "env:NAME" source, at most kMaxPemSize bytes. `kind` names the
+// content in errors ("a PEM", "a key"); the content itself never appears in one.
+absl::StatusOr<std::string> ReadSource(absl::string_view source, absl::string_view what,
+                                       absl::string_view kind) {
   if (source.empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": no source given"));
-  // The PEM itself (a secret handed over through the environment, e.g. from a Kubernetes Secret).
-  if (absl::StartsWith(source, "-----BEGIN ")) return std::string(source);
   absl::string_view var = source;
   if (absl::ConsumePrefix(&var, "env:")) {
     const char* value = std::getenv(std::string(var).c_str());
@@ -84,7 +92,7 @@ absl::StatusOr<std::string> ReadPemSource(absl::string_view source, absl::string
     }
     if (std::strlen(value) > kMaxPemSize) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": environment variable ", var, " is too large for a PEM"));
+          absl::StrCat(what, ": environment variable ", var, " is too large for ", kind));
     }
     return std::string(value);
   }
@@ -101,7 +109,7 @@ absl::StatusOr<std::string> ReadPemSource(absl::string_view source, absl::string
     text.append(buf, static_cast<size_t>(in.gcount()));
     if (text.size() > kMaxPemSize) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": file ", path, " is too large for a PEM"));
+          absl::StrCat(what, ": file ", path, " is too large for ", kind));
     }
   }
   if (in.bad()) {
@@ -109,6 +117,29 @@ absl::StatusOr<std::string> ReadPemSource(absl::string_view source, absl::string
   }
   if (text.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": file ", path, " is empty"));
+  }
+  return text;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadPemSource(absl::string_view source, absl::string_view what) {
+  // The PEM itself (a secret handed over through the environment, e.g. from a Kubernetes Secret).
+  if (absl::StartsWith(source, "-----BEGIN ")) return std::string(source);
+  return ReadSource(source, what, "a PEM");
+}
+
+absl::StatusOr<std::string> ReadSecretSource(absl::string_view source, absl::string_view what) {
+  absl::StatusOr<std::string> text = ReadSource(source, what, "a key");
+  if (!text.ok()) return text.status();
+  // Files written by `echo` or an editor end with a newline that is not part of the key.
+  if (absl::EndsWith(*text, "\r\n")) {
+    text->resize(text->size() - 2);
+  } else if (absl::EndsWith(*text, "\n")) {
+    text->pop_back();
+  }
+  if (text->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", source, " holds only a newline"));
   }
   return text;
 }
@@ -171,6 +202,12 @@ absl::StatusOr<MerchantConfig> LoadMerchantKeys(MerchantConfig merchant,
   absl::StatusOr<ResponseVerifier> verifier = ResponseVerifier::Create(std::move(keys));
   if (!verifier.ok()) return Prefixed(name, verifier.status());
   merchant.verifier = *std::move(verifier);
+
+  if (!sources.apiv3_key.empty()) {
+    absl::StatusOr<std::string> key = ReadSecretSource(sources.apiv3_key, "APIv3 key");
+    if (!key.ok()) return Prefixed(name, key.status());
+    merchant.apiv3_key = *std::move(key);
+  }
 
   if (absl::Status s = merchant.Validate(); !s.ok()) return s;
   return merchant;

@@ -2,6 +2,7 @@
 #ifndef ORDERQUERY_SERVER_PAYMENT_WECHAT_MERCHANT_H_
 #define ORDERQUERY_SERVER_PAYMENT_WECHAT_MERCHANT_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,9 @@
 #include "server/payment/wechat/verifier.h"
 
 namespace orderquery::payment::wechat {
+
+// An APIv3 key (APIv3密钥) is 32 bytes; it decrypts notifications.
+inline constexpr size_t kApiV3KeySize = 32;
 
 struct MerchantConfig {
   std::string name;                 // our label, for logs and errors
@@ -37,11 +41,15 @@ struct MerchantConfig {
   // Public-key mode: the Wechatpay-Serial request header (the full PUB_KEY_ID_…); empty in
   // certificate mode.
   std::string wechatpay_serial;
+  // The APIv3 key (secret, kApiV3KeySize bytes): decrypts notification resources. Empty when
+  // the merchant receives no notifications. Never logged or put in a message.
+  std::string apiv3_key;
 
   // sp_mchid in partner mode (the same id as mchid).
   const std::string& sp_mchid() const { return mchid; }
 
-  // INVALID_ARGUMENT naming the first problem (ids, key, base_url, verifier keys).
+  // INVALID_ARGUMENT naming the first problem (ids, key, base_url, verifier keys, an APIv3 key
+  // that is set but not kApiV3KeySize bytes).
   absl::Status Validate() const;
 };
 
@@ -54,15 +62,22 @@ struct MerchantKeySources {
   std::string public_key;
   // Certificate mode: platform certificates; each one's serial is read from the certificate.
   std::vector<std::string> platform_certificates;
+  // The APIv3 key: a file holding the 32 characters, or "env:NAME"; one trailing newline (\n or
+  // \r\n) is dropped. Empty: merchant.apiv3_key is left as it is.
+  std::string apiv3_key;
 };
 
 // Reads the PEM text of one source. Errors name the source (path or variable) and what it was
 // for, never its content.
 absl::StatusOr<std::string> ReadPemSource(absl::string_view source, absl::string_view what);
 
-// Fills merchant.private_key, merchant.verifier and merchant.wechatpay_serial from `sources`,
-// then Validate()s. Errors start with the merchant's name and name the key that failed; no key
-// material is ever part of a message.
+// Reads a raw secret (the APIv3 key) from a file path or "env:NAME", without one trailing
+// newline. Errors name the source and what it was for, never its content.
+absl::StatusOr<std::string> ReadSecretSource(absl::string_view source, absl::string_view what);
+
+// Fills merchant.private_key, merchant.verifier, merchant.wechatpay_serial and (when a source is
+// given) merchant.apiv3_key from `sources`, then Validate()s. Errors start with the merchant's name
+// and name the key that failed; no key material is ever part of a message.
 absl::StatusOr<MerchantConfig> LoadMerchantKeys(MerchantConfig merchant,
                                                 const MerchantKeySources& sources);
 

@@ -407,5 +407,147 @@ TEST_F(ClientTest, QueryOrderNotFoundAndUnverifiedPaid) {
   EXPECT_EQ(order->status().code(), absl::StatusCode::kInternal);
 }
 
+// The close API: request shape per mode, then every way the reply can go.
+TEST_F(ClientTest, CloseOrderRequestsArePostsSignedOverTheirBody) {
+  struct Case {
+    const char* name;
+    const MerchantConfig* merchant;
+    std::string no;
+    std::string sub_mchid;
+    std::string want_path;
+    std::string want_body;
+  } cases[] = {
+      {"direct", &direct_, "R20240101_0001", "",
+       "/v3/pay/transactions/out-trade-no/R20240101_0001/close", R"({"mchid":"1230000109"})"},
+      {"direct_ignores_sub_mchid", &direct_, "R1", "1900000108",
+       "/v3/pay/transactions/out-trade-no/R1/close", R"({"mchid":"1230000109"})"},
+      {"partner_configured_sub", &partner_, "A*1", "",
+       "/v3/pay/partner/transactions/out-trade-no/A%2A1/close",
+       R"({"sp_mchid":"1230000109","sub_mchid":"1900000109"})"},
+      {"partner_given_sub", &partner_, "R1", "1900000108",
+       "/v3/pay/partner/transactions/out-trade-no/R1/close",
+       R"({"sp_mchid":"1230000109","sub_mchid":"1900000108"})"},
+  };
+  const RsaKey merchant_pub =
+      *RsaKey::PublicFromPem(ReadFileOrDie(TestDataPath("merchant_pub.pem")));
+  for (const Case& c : cases) {
+    transport_.calls.clear();
+    int answered = 0;
+    client_.CloseOrder(*c.merchant, c.no, c.sub_mchid, now_ + absl::Seconds(3),
+                       [&](absl::Status) { ++answered; });
+    ASSERT_EQ(transport_.calls.size(), 1u) << c.name;
+    const http::Request& req = transport_.calls[0].request;
+    EXPECT_EQ(req.method, "POST") << c.name;
+    EXPECT_EQ(req.url, std::string(kBaseUrl) + c.want_path) << c.name;
+    EXPECT_EQ(req.body, c.want_body) << c.name;
+    EXPECT_TRUE(req.idempotent) << c.name;  // closing twice is harmless at WeChat
+    EXPECT_EQ(req.limiter_key, "1230000109") << c.name;
+    EXPECT_EQ(req.deadline, now_ + absl::Seconds(3)) << c.name;
+    ASSERT_NE(FindHeader(req.headers, "Content-Type"), nullptr) << c.name;
+    EXPECT_EQ(*FindHeader(req.headers, "Content-Type"), "application/json") << c.name;
+    absl::StatusOr<Authorization> auth =
+        ParseAuthorization(*FindHeader(req.headers, "Authorization"));
+    ASSERT_TRUE(auth.ok()) << auth.status();
+    EXPECT_TRUE(VerifyRequestSignature(*auth, merchant_pub, "POST", c.want_path, c.want_body).ok())
+        << c.name;
+    // The signature covers the body: another body does not verify.
+    EXPECT_FALSE(VerifyRequestSignature(*auth, merchant_pub, "POST", c.want_path, "{}").ok())
+        << c.name;
+    EXPECT_EQ(answered, 0) << c.name;
+  }
+}
+
+TEST_F(ClientTest, CloseOrderOutcomes) {
+  auto error = [](int status, const std::string& body) {
+    http::Response r;  // error replies arrive unsigned
+    r.status = status;
+    r.body = body;
+    return r;
+  };
+  http::Response unsigned_204;
+  unsigned_204.status = 204;
+  http::Response tampered_204 = SignedReply(204, "");
+  tampered_204.body = "{}";
+  struct Case {
+    const char* name;
+    http::Response reply;
+    absl::StatusCode want;
+    std::optional<std::string> want_code;
+    std::string want_in_message;
+  } cases[] = {
+      {"closed_204", SignedReply(204, ""), absl::StatusCode::kOk, std::nullopt, ""},
+      {"closed_200", SignedReply(200, ""), absl::StatusCode::kOk, std::nullopt, ""},
+      {"paid", error(400, R"({"code":"ORDERPAID","message":"订单已支付"})"),
+       absl::StatusCode::kFailedPrecondition, "ORDERPAID", "订单已支付"},
+      {"already_closed", error(400, R"({"code":"ORDER_CLOSED","message":"订单已关闭"})"),
+       absl::StatusCode::kFailedPrecondition, "ORDER_CLOSED", "订单已关闭"},
+      {"unknown_order", error(404, R"({"code":"ORDER_NOT_EXIST","message":"订单不存在"})"),
+       absl::StatusCode::kNotFound, "ORDER_NOT_EXIST", "订单不存在"},
+      {"rate_limited", error(429, R"({"code":"RATELIMIT_EXCEEDED","message":"达到调用速率限制"})"),
+       absl::StatusCode::kResourceExhausted, "RATELIMIT_EXCEEDED", ""},
+      {"system_error", error(500, R"({"code":"SYSTEM_ERROR","message":"系统异常"})"),
+       absl::StatusCode::kUnavailable, "SYSTEM_ERROR", ""},
+      {"sign_error", error(401, R"({"code":"SIGN_ERROR","message":"签名错误"})"),
+       absl::StatusCode::kInternal, "SIGN_ERROR", ""},
+      // A 204 is only believed when WeChat signed it: otherwise the close's outcome is unknown.
+      {"unsigned_204", unsigned_204, absl::StatusCode::kInternal, std::nullopt,
+       "no Wechatpay-Timestamp header"},
+      {"tampered_204", tampered_204, absl::StatusCode::kInternal, std::nullopt,
+       "signature check failed"},
+      {"stale_204", SignedReply(204, "", -absl::Minutes(6)), absl::StatusCode::kInternal,
+       std::nullopt, "behind our clock"},
+  };
+  for (Case& c : cases) {
+    transport_.calls.clear();
+    std::optional<absl::Status> result;
+    client_.CloseOrder(partner_, "R1", "", now_ + absl::Seconds(3),
+                       [&](absl::Status s) { result = std::move(s); });
+    transport_.Reply(c.reply);
+    ASSERT_TRUE(result.has_value()) << c.name;
+    EXPECT_EQ(result->code(), c.want) << c.name << ": " << *result;
+    EXPECT_EQ(WechatCode(*result), c.want_code) << c.name;
+    EXPECT_THAT(std::string(result->message()), HasSubstr(c.want_in_message)) << c.name;
+  }
+  transport_.calls.clear();
+  std::optional<absl::Status> result;
+  client_.CloseOrder(direct_, "R1", "", now_ + absl::Seconds(3),
+                     [&](absl::Status s) { result = std::move(s); });
+  transport_.Fail(absl::DeadlineExceededError("total timeout"));
+  EXPECT_EQ(result->code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(ClientTest, CloseOrderRejectsBadInputBeforeAnyIo) {
+  MerchantConfig no_sub = partner_;
+  no_sub.sub_mchid = "";
+  struct Case {
+    const char* name;
+    const MerchantConfig* merchant;
+    std::string no;
+    std::string sub_mchid;
+    absl::Time deadline;
+    absl::StatusCode want;
+    std::string want_in_message;
+  } cases[] = {
+      {"bad_order_number", &direct_, "a/b", "", now_ + absl::Seconds(1),
+       absl::StatusCode::kInvalidArgument, "out_trade_no"},
+      {"empty_order_number", &partner_, "", "", now_ + absl::Seconds(1),
+       absl::StatusCode::kInvalidArgument, "out_trade_no"},
+      {"bad_sub_mchid", &partner_, "R1", "19x", now_ + absl::Seconds(1),
+       absl::StatusCode::kInvalidArgument, "sub_mchid"},
+      {"no_sub_mchid_anywhere", &no_sub, "R1", "", now_ + absl::Seconds(1),
+       absl::StatusCode::kInternal, "misconfigured"},
+      {"deadline_passed", &direct_, "R1", "", now_, absl::StatusCode::kDeadlineExceeded, ""},
+  };
+  for (const Case& c : cases) {
+    std::optional<absl::Status> result;
+    client_.CloseOrder(*c.merchant, c.no, c.sub_mchid, c.deadline,
+                       [&](absl::Status s) { result = std::move(s); });
+    ASSERT_TRUE(result.has_value()) << c.name;  // answered at once
+    EXPECT_EQ(result->code(), c.want) << c.name << ": " << *result;
+    EXPECT_THAT(std::string(result->message()), HasSubstr(c.want_in_message)) << c.name;
+  }
+  EXPECT_TRUE(transport_.calls.empty());
+}
+
 }  // namespace
 }  // namespace orderquery::payment::wechat

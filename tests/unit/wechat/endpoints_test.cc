@@ -30,6 +30,12 @@ TEST(PathTest, TheThreeEndpoints) {
             "/v3/vehicle/transactions/out-trade-no/20150806125346?sub_mchid=1900000109");
 }
 
+TEST(PathTest, TheCloseEndpoints) {
+  EXPECT_EQ(*DirectClosePath("1217752501201407033233368018"),
+            "/v3/pay/transactions/out-trade-no/1217752501201407033233368018/close");
+  EXPECT_EQ(*PartnerClosePath("A*1"), "/v3/pay/partner/transactions/out-trade-no/A%2A1/close");
+}
+
 TEST(PathTest, EncodesTheOrderNumber) {
   EXPECT_EQ(*VehicleQueryPath("A-b_c*9", "1900000109"),
             "/v3/vehicle/transactions/out-trade-no/A-b_c%2A9?sub_mchid=1900000109");
@@ -56,7 +62,7 @@ TEST(PathTest, RejectsBadOrderNumbersBeforeAnyIo) {
   for (const std::string& no : bad) {
     for (const absl::StatusOr<std::string>& path :
          {DirectQueryPath(no, "1230000109"), PartnerQueryPath(no, "1230000109", "1900000109"),
-          VehicleQueryPath(no, "1900000109")}) {
+          VehicleQueryPath(no, "1900000109"), DirectClosePath(no), PartnerClosePath(no)}) {
       ASSERT_FALSE(path.ok()) << no;
       EXPECT_EQ(path.status().code(), absl::StatusCode::kInvalidArgument);
       EXPECT_THAT(std::string(path.status().message()), HasSubstr("out_trade_no"));

@@ -75,6 +75,16 @@ INSTANTIATE_TEST_SUITE_P(
                   absl::StatusCode::kNotFound, "ORDER_NOT_EXIST", "订单不存在"},
         ReplyCase{"ordernotexist", 404, ErrorBody("ORDERNOTEXIST", "订单不存在"),
                   absl::StatusCode::kNotFound, "ORDERNOTEXIST", "订单不存在"},
+        // The close-order API's answers for orders that cannot be closed: the order's state,
+        // not a fault, whatever HTTP status carries them.
+        ReplyCase{"close_orderpaid", 400, ErrorBody("ORDERPAID", "订单已支付"),
+                  absl::StatusCode::kFailedPrecondition, "ORDERPAID", "订单已支付"},
+        ReplyCase{"close_orderpaid_403", 403, ErrorBody("ORDERPAID", "订单已支付"),
+                  absl::StatusCode::kFailedPrecondition, "ORDERPAID", "订单已支付"},
+        ReplyCase{"close_order_closed", 400, ErrorBody("ORDER_CLOSED", "订单已关闭"),
+                  absl::StatusCode::kFailedPrecondition, "ORDER_CLOSED", "订单已关闭"},
+        ReplyCase{"close_order_closed_404", 404, ErrorBody("ORDER_CLOSED", "订单已关闭"),
+                  absl::StatusCode::kFailedPrecondition, "ORDER_CLOSED", "订单已关闭"},
         // Other statuses and codes.
         ReplyCase{"503_system_error", 503, ErrorBody("SYSTEM_ERROR", "busy"),
                   absl::StatusCode::kUnavailable, "SYSTEM_ERROR", "busy"},

@@ -162,6 +162,92 @@ TEST(MerchantConfigTest, ValidateCatchesMisconfiguration) {
   EXPECT_THAT(std::string(partner.Validate().message()), HasSubstr("sub_mchid"));
 }
 
+constexpr char kApiV3Key[] = "0123456789abcdefABCDEF0123456789";
+
+TEST(LoadMerchantKeysTest, ReadsTheApiV3KeyWithoutItsTrailingNewline) {
+  TempDir dir;
+  struct Case {
+    const char* name;
+    std::string content;
+  } cases[] = {
+      {"bare", kApiV3Key},
+      {"newline", std::string(kApiV3Key) + "\n"},
+      {"crlf", std::string(kApiV3Key) + "\r\n"},
+  };
+  for (const Case& c : cases) {
+    WriteFileOrDie(dir.File(c.name), c.content);
+    MerchantKeySources s = PublicKeyMode();
+    s.apiv3_key = dir.File(c.name);
+    absl::StatusOr<MerchantConfig> m = LoadMerchantKeys(Base(), s);
+    ASSERT_TRUE(m.ok()) << c.name << ": " << m.status();
+    EXPECT_EQ(m->apiv3_key, kApiV3Key) << c.name;
+  }
+  setenv("OQ_TEST_APIV3_KEY", kApiV3Key, 1);
+  MerchantKeySources s = PublicKeyMode();
+  s.apiv3_key = "env:OQ_TEST_APIV3_KEY";
+  absl::StatusOr<MerchantConfig> m = LoadMerchantKeys(Base(), s);
+  unsetenv("OQ_TEST_APIV3_KEY");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->apiv3_key, kApiV3Key);
+  // No source: nothing to read, the key stays as configured (none here).
+  m = LoadMerchantKeys(Base(), PublicKeyMode());
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->apiv3_key, "");
+}
+
+TEST(LoadMerchantKeysTest, ApiV3KeyErrorsNeverShowTheKey) {
+  TempDir dir;
+  const std::string long_key = std::string(kApiV3Key) + "X";
+  const std::string short_key = std::string(kApiV3Key).substr(1);
+  WriteFileOrDie(dir.File("long"), long_key + "\n");
+  WriteFileOrDie(dir.File("short"), short_key);
+  WriteFileOrDie(dir.File("newline_only"), "\n");
+  struct Case {
+    const char* name;
+    std::string source;
+    std::string want;
+  } cases[] = {
+      {"too_long", dir.File("long"), "must be 32 bytes, got 33"},
+      {"too_short", dir.File("short"), "must be 32 bytes, got 31"},
+      {"newline_only", dir.File("newline_only"), "only a newline"},
+      {"missing_file", dir.File("absent"), "cannot open file"},
+      {"unset_env", "env:OQ_TEST_APIV3_KEY_UNSET", "OQ_TEST_APIV3_KEY_UNSET is not set"},
+  };
+  for (const Case& c : cases) {
+    MerchantKeySources s = PublicKeyMode();
+    s.apiv3_key = c.source;
+    absl::StatusOr<MerchantConfig> m = LoadMerchantKeys(Base(), s);
+    ASSERT_FALSE(m.ok()) << c.name;
+    EXPECT_EQ(m.status().code() == absl::StatusCode::kInvalidArgument ||
+                  m.status().code() == absl::StatusCode::kNotFound,
+              true)
+        << c.name << ": " << m.status();
+    const std::string msg(m.status().message());
+    EXPECT_THAT(msg, HasSubstr(c.want)) << c.name;
+    EXPECT_THAT(msg, HasSubstr("ev-charging")) << c.name;
+    EXPECT_THAT(msg, Not(HasSubstr(short_key))) << c.name;  // a substring of both keys
+  }
+}
+
+TEST(MerchantConfigTest, ValidateAcceptsNoApiV3KeyOrExactly32Bytes) {
+  absl::StatusOr<MerchantConfig> loaded = LoadMerchantKeys(Base(), PublicKeyMode());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  for (const std::string& key : {std::string(), std::string(32, 'k')}) {
+    MerchantConfig m = *loaded;
+    m.apiv3_key = key;
+    EXPECT_TRUE(m.Validate().ok()) << key.size();
+  }
+  for (const std::string& key :
+       {std::string(31, 'k'), std::string(33, 'k'), std::string(64, 'k')}) {
+    MerchantConfig m = *loaded;
+    m.apiv3_key = key;
+    const absl::Status s = m.Validate();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << key.size();
+    EXPECT_THAT(std::string(s.message()), HasSubstr("APIv3 key")) << key.size();
+    EXPECT_THAT(std::string(s.message()), Not(HasSubstr("kkkkkkkk"))) << key.size();
+  }
+}
+
 TEST(MatchesMerchantTest, DirectMode) {
   MerchantConfig m = Base();
   Transaction t;
