@@ -1,0 +1,230 @@
+// Command orderquery-gateway serves orderqueryd's gRPC API as REST/JSON in the shapes of the
+// three seed contracts (grpc-gateway v1 transcoding from the same protos), on a public listener
+// (seed 000's route only) and an internal one (every route, the OpenAPI document).
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+)
+
+// The OpenAPI (Swagger 2.0) document protoc-gen-swagger writes from the protos at build time.
+//
+//go:embed openapi.json
+var openapiDoc []byte
+
+// Logger writes orderqueryd's log format: one line per event, ts=… level=… event=… key=value.
+// Never a token or a header value.
+type Logger struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *Logger) line(level, event, rest string) {
+	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	l.mu.Lock()
+	fmt.Fprintf(l.w, "ts=%s level=%s event=%s%s\n", ts, level, event, rest)
+	l.mu.Unlock()
+}
+
+// Info logs an event with preformatted key=value pairs.
+func (l *Logger) Info(event, kv string) { l.line("info", event, kv) }
+
+// Error logs an error event.
+func (l *Logger) Error(event, kv string) { l.line("error", event, kv) }
+
+// Access logs one request: method, route (the pattern, not the path), status, latency.
+func (l *Logger) Access(listener, method, route string, status int, grpcCode string, d time.Duration, bytes int64, errMsg string) {
+	if grpcCode == "" {
+		grpcCode = "-"
+	}
+	level := "info"
+	if status >= 500 {
+		level = "warn"
+	}
+	rest := fmt.Sprintf(" listener=%s method=%s route=%s status=%d grpc=%s latency_ms=%.3f bytes=%d",
+		listener, strconv.Quote(method), route, status, grpcCode, float64(d.Microseconds())/1000, bytes)
+	if errMsg != "" {
+		rest += " err=" + strconv.Quote(errMsg)
+	}
+	l.line(level, "http_request", rest)
+}
+
+// connPool spreads calls over several HTTP/2 connections (upstream.connections).
+type connPool struct {
+	conns []*grpc.ClientConn
+	next  uint32
+}
+
+func (p *connPool) pick() *grpc.ClientConn {
+	if len(p.conns) == 1 {
+		return p.conns[0]
+	}
+	return p.conns[atomic.AddUint32(&p.next, 1)%uint32(len(p.conns))]
+}
+
+func (p *connPool) Invoke(ctx context.Context, method string, args, reply interface{}, opts ...grpc.CallOption) error {
+	return p.pick().Invoke(ctx, method, args, reply, opts...)
+}
+
+func (p *connPool) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return p.pick().NewStream(ctx, desc, method, opts...)
+}
+
+func dialUpstream(cfg *Config) (*connPool, error) {
+	opts := []grpc.DialOption{
+		grpc.WithUnaryInterceptor(MarkCalled),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.WithUserAgent("orderquery-gateway"),
+	}
+	if cfg.UpstreamTLS {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.UpstreamServerName}
+		if cfg.UpstreamCAFile != "" {
+			pem, err := os.ReadFile(cfg.UpstreamCAFile)
+			if err != nil {
+				return nil, fmt.Errorf("upstream.ca_file: %v", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("upstream.ca_file: no certificate in %s", cfg.UpstreamCAFile)
+			}
+			tc.RootCAs = pool
+		}
+		if cfg.UpstreamCertFile != "" {
+			cert, err := tls.LoadX509KeyPair(cfg.UpstreamCertFile, cfg.UpstreamKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("upstream.cert_file/key_file: %v", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(tc)))
+	} else {
+		opts = append(opts, grpc.WithInsecure())
+	}
+	p := &connPool{}
+	for i := 0; i < cfg.UpstreamConnections; i++ {
+		// Non-blocking: the gateway starts while orderqueryd is down, answers 503 and says so
+		// on /healthz, and connects once it is up.
+		cc, err := grpc.Dial(cfg.UpstreamTarget, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("upstream.target %s: %v", cfg.UpstreamTarget, err)
+		}
+		p.conns = append(p.conns, cc)
+	}
+	return p, nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("orderquery-gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", os.Getenv("GATEWAY_CONFIG"), "JSON configuration file")
+	help := fs.Bool("help", false, "print the configuration keys and exit")
+	fs.Usage = func() { fmt.Fprint(stderr, usage()) }
+	if err := fs.Parse(args); err != nil {
+		return 64
+	}
+	if *help {
+		fmt.Fprint(stdout, usage())
+		return 0
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "orderquery-gateway: unexpected argument %q (see --help)\n", fs.Arg(0))
+		return 64
+	}
+	cfg, err := LoadConfig(*configPath, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderquery-gateway: config: %v\n", err)
+		return 2
+	}
+	log := &Logger{w: stderr}
+	pool, err := dialUpstream(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderquery-gateway: config: %v\n", err)
+		return 2
+	}
+	defer func() {
+		for _, c := range pool.conns {
+			c.Close()
+		}
+	}()
+	gw, err := NewGateway(cfg, pool, openapiDoc, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderquery-gateway: %v\n", err)
+		return 1
+	}
+
+	type listener struct {
+		name     string
+		addr     string
+		internal bool
+		ln       net.Listener
+		srv      *http.Server
+	}
+	ls := []*listener{{name: "public", addr: cfg.Listen}, {name: "internal", addr: cfg.InternalListen, internal: true}}
+	for _, l := range ls {
+		l.ln, err = net.Listen("tcp", l.addr)
+		if err != nil {
+			fmt.Fprintf(stderr, "orderquery-gateway: cannot listen on %s (%s): %v\n", l.addr, l.name, err)
+			return 1
+		}
+		l.srv = &http.Server{
+			Handler:           gw.Handler(l.name, l.internal),
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			MaxHeaderBytes:    64 << 10,
+		}
+	}
+	errs := make(chan error, len(ls))
+	for _, l := range ls {
+		go func(l *listener) { errs <- l.srv.Serve(l.ln) }(l)
+	}
+	log.Info("start", fmt.Sprintf(" listen=%s internal_listen=%s upstream=%s upstream_tls=%t",
+		ls[0].ln.Addr(), ls[1].ln.Addr(), cfg.UpstreamTarget, cfg.UpstreamTLS))
+	fmt.Fprintf(stdout, "gateway listening on %s\n", ls[0].ln.Addr())
+	fmt.Fprintf(stdout, "gateway internal listening on %s\n", ls[1].ln.Addr())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	code := 0
+	select {
+	case s := <-sig:
+		log.Info("shutdown", " signal="+s.String())
+	case err := <-errs:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Error("serve_failed", " err="+strconv.Quote(err.Error()))
+			code = 1
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	for _, l := range ls {
+		if err := l.srv.Shutdown(ctx); err != nil {
+			log.Error("shutdown_incomplete", " listener="+l.name+" err="+strconv.Quote(err.Error()))
+		}
+	}
+	log.Info("stopped", "")
+	return code
+}
