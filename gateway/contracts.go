@@ -141,6 +141,12 @@ var gatewayFailures = map[string]failure{
 	errUpstreamDown:  {503, 5030, "服务暂不可用,请稍后重试", "SYSTEM_ERROR", false},
 }
 
+// wechatMessages: seed 002's texts for the codes whose details the gateway does not pass on.
+var wechatMessages = map[string]string{
+	"SYSTEM_ERROR":       "系统异常,请稍后重试",
+	"RATELIMIT_EXCEEDED": "达到调用速率限制",
+}
+
 // wechatStatus: WeChat's table answers 5xx as 500 SYSTEM_ERROR and has no 412; a caller
 // written for WeChat branches on these statuses, so seed 002 keeps them.
 func wechatStatus(f failure) int {

@@ -292,6 +292,9 @@ func (g *Gateway) writeFailure(w http.ResponseWriter, c *Contract, f failure, de
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	if c != nil && c.wechat {
 		msg := f.Msg
+		if m, ok := wechatMessages[f.WechatCode]; ok {
+			msg = m
+		}
 		if f.Detail && detail != "" {
 			msg = detail // WeChat's own message (e.g. 服务商和子商户没有绑定关系) as orderqueryd passed it
 		}

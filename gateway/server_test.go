@@ -207,8 +207,8 @@ func TestFailuresInWechatShapeForSeed002(t *testing.T) {
 		{status.Error(codes.InvalidArgument, "参数错误,请检查out_trade_no"), 400, "PARAM_ERROR", "参数错误,请检查out_trade_no"},
 		{status.Error(codes.FailedPrecondition, "服务商和子商户没有绑定关系"), 400, "INVALID_REQUEST", "服务商和子商户没有绑定关系"},
 		{status.Error(codes.NotFound, "订单不存在"), 404, "NOT_FOUND", "订单不存在"},
-		{status.Error(codes.ResourceExhausted, "x"), 429, "RATELIMIT_EXCEEDED", "达到调用速率限制,请稍后重试"},
-		{status.Error(codes.Unavailable, "x"), 500, "SYSTEM_ERROR", "服务暂不可用,请稍后重试"},
+		{status.Error(codes.ResourceExhausted, "x"), 429, "RATELIMIT_EXCEEDED", "达到调用速率限制"},
+		{status.Error(codes.Unavailable, "x"), 500, "SYSTEM_ERROR", "系统异常,请稍后重试"},
 		{status.Error(codes.Internal, "x"), 500, "SYSTEM_ERROR", "系统异常,请稍后重试"},
 	}
 	for _, c := range cases {
