@@ -12,6 +12,8 @@
 #   platform_serial.txt     PUB_KEY_ID_... naming that key (--platform-serial)
 #   platform_cert.pem       a self-signed certificate of the platform key (certificate mode);
 #                           platform_cert_serial.txt its serial (upper-case hex)
+#   apiv3_key.txt           32 random letters and digits (no newline): the APIv3 key that
+#                           encrypts notifications (the sandbox's --apiv3-key)
 # and with --tls a test CA and a server certificate for 127.0.0.1 and localhost:
 #   ca_key.pem ca_cert.pem  (the client's CA file)
 #   server_key.pem server_cert.pem  (the sandbox's --tls-key / --tls-cert)
@@ -50,6 +52,10 @@ serial_of platform_cert.pem > platform_cert_serial.txt
 # WeChat public-key ids are PUB_KEY_ID_ and digits; 32 random digits here.
 digits=$(od -An -N16 -tu1 /dev/urandom | tr -s ' ' '\n' | grep -v '^$' | awk '{printf "%02d", $1 % 100}')
 echo "PUB_KEY_ID_${digits}" > platform_serial.txt
+# APIv3 key: 32 characters of [A-Za-z0-9], written without a newline.
+key=$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)
+printf '%s' "$key" > apiv3_key.txt
+chmod 600 apiv3_key.txt
 
 if [ "$tls" = "--tls" ]; then
   genkey ca_key.pem

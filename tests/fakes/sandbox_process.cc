@@ -66,7 +66,8 @@ absl::StatusOr<TestKeys> MakeTestKeys(const std::string& dir, bool with_tls) {
   k.platform_cert = dir + "/platform_cert.pem";
   for (auto [file, out] : {std::pair{"/merchant_serial.txt", &k.merchant_serial},
                            std::pair{"/platform_serial.txt", &k.platform_serial},
-                           std::pair{"/platform_cert_serial.txt", &k.platform_cert_serial}}) {
+                           std::pair{"/platform_cert_serial.txt", &k.platform_cert_serial},
+                           std::pair{"/apiv3_key.txt", &k.apiv3_key}}) {
     absl::StatusOr<std::string> v = ReadTextFile(dir + file);
     if (!v.ok()) return v.status();
     *out = Trimmed(*v);
@@ -84,6 +85,7 @@ SandboxProcess::Options SandboxProcess::Options::FromKeys(const TestKeys& keys, 
   o.merchant_public_keys = {keys.merchant_public_key};
   o.platform_private_key = keys.platform_private_key;
   o.platform_serial = keys.platform_serial;
+  o.apiv3_key = keys.apiv3_key;
   if (tls) {
     o.tls_cert = keys.server_cert;
     o.tls_key = keys.server_key;
@@ -109,6 +111,7 @@ absl::StatusOr<std::unique_ptr<SandboxProcess>> SandboxProcess::Start(Options op
   if (!options.platform_serial.empty()) {
     args.insert(args.end(), {"--platform-serial", options.platform_serial});
   }
+  if (!options.apiv3_key.empty()) args.insert(args.end(), {"--apiv3-key", options.apiv3_key});
   if (p->tls_) {
     args.insert(args.end(), {"--tls-cert", options.tls_cert, "--tls-key", options.tls_key});
   }
@@ -169,7 +172,8 @@ absl::Status SandboxProcess::Stop() {
 
 absl::StatusOr<std::pair<int, std::string>> SandboxProcess::Call(const std::string& method,
                                                                  const std::string& path_and_query,
-                                                                 const std::string& body) const {
+                                                                 const std::string& body,
+                                                                 absl::Duration timeout) const {
   CurlInitOnce();
   CURL* easy = curl_easy_init();
   if (easy == nullptr) return absl::InternalError("curl_easy_init failed");
@@ -177,7 +181,8 @@ absl::StatusOr<std::pair<int, std::string>> SandboxProcess::Call(const std::stri
   const std::string url = base_url() + path_and_query;
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(timeout)));  // NOLINT
   curl_easy_setopt(easy, CURLOPT_PROXY, "");
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Collect);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &out);
@@ -277,6 +282,20 @@ absl::Status SandboxProcess::Reset(bool keep_orders) {
   return Expect200(
       Call("POST", keep_orders ? "/__sandbox/reset?keep_orders=1" : "/__sandbox/reset"),
       "POST /__sandbox/reset");
+}
+
+absl::StatusOr<nlohmann::json> SandboxProcess::Notify(const nlohmann::json& request) const {
+  // Each delivery may take up to 7 s (connect + answer) and copies go one after another.
+  absl::StatusOr<std::pair<int, std::string>> r =
+      Call("POST", "/__sandbox/notify", request.dump(), absl::Seconds(60));
+  if (!r.ok()) return r.status();
+  if (r->first != 200) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sandbox POST /__sandbox/notify -> ", r->first, ": ", r->second));
+  }
+  nlohmann::json j = nlohmann::json::parse(r->second, nullptr, false);
+  if (j.is_discarded()) return absl::InternalError("sandbox returned non-JSON");
+  return j;
 }
 
 }  // namespace orderquery::fakes

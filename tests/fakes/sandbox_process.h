@@ -36,6 +36,7 @@ struct TestKeys {
   std::string platform_cert;
   std::string platform_serial;       // value: PUB_KEY_ID_…
   std::string platform_cert_serial;  // value (hex)
+  std::string apiv3_key;             // value: 32 characters (apiv3_key.txt)
   std::string ca_cert;               // with_tls only
   std::string server_cert;
   std::string server_key;
@@ -56,6 +57,8 @@ class SandboxProcess {
     std::vector<std::string> merchant_public_keys;
     std::string platform_private_key;
     std::string platform_serial;
+    // --apiv3-key: encrypts notifications (empty: the sandbox sends none).
+    std::string apiv3_key;
     // HTTPS when both are set; ca_file then verifies the control calls (empty: not verified).
     std::string tls_cert;
     std::string tls_key;
@@ -67,7 +70,8 @@ class SandboxProcess {
     std::vector<std::string> extra_args;
     absl::Duration start_timeout = absl::Seconds(15);
 
-    // The sandbox configured with make-keys.sh's keys (and its TLS files when `tls`).
+    // The sandbox configured with make-keys.sh's keys, APIv3 key included (and its TLS files
+    // when `tls`).
     static Options FromKeys(const TestKeys& keys, bool tls = false);
   };
 
@@ -98,11 +102,15 @@ class SandboxProcess {
   absl::StatusOr<nlohmann::json> GetOrder(const std::string& out_trade_no) const;
   // POST /__sandbox/reset: counters zeroed; orders back to the start scenario unless kept.
   absl::Status Reset(bool keep_orders = false);
+  // POST /__sandbox/notify: sends notifications of an order now (README: out_trade_no, url,
+  // variant, copies, id, event_type, transaction_patch, concurrent) and returns the sandbox's
+  // answer {"id", "deliveries": [{"status", "body"[, "error"]}…]}. Waits up to 60 s.
+  absl::StatusOr<nlohmann::json> Notify(const nlohmann::json& request) const;
 
   // One control call; returns (HTTP status, body).
-  absl::StatusOr<std::pair<int, std::string>> Call(const std::string& method,
-                                                   const std::string& path_and_query,
-                                                   const std::string& body = "") const;
+  absl::StatusOr<std::pair<int, std::string>> Call(
+      const std::string& method, const std::string& path_and_query, const std::string& body = "",
+      absl::Duration timeout = absl::Seconds(10)) const;
 
   // SIGTERM, then SIGKILL if it has not exited within 5 s. Idempotent.
   absl::Status Stop();

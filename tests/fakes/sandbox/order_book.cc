@@ -132,6 +132,10 @@ json RequestCounters::OrderJson(const std::string& id) const {
             {"inflight", c.inflight}, {"max_inflight", c.max_inflight},
             {"statuses", c.statuses}, {"faults", c.faults}};
   if (count_codes_) j["codes"] = c.codes;
+  for (const std::string& name : event_names_) {
+    auto e = c.events.find(name);
+    j[name] = e == c.events.end() ? 0 : e->second;
+  }
   return j;
 }
 

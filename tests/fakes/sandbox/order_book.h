@@ -47,6 +47,9 @@ struct OrderFormat {
   bool name_listed_orders = false;  // errors of an order in an array start "order ID: "
   bool count_codes = false;         // per-order stats count the replies' envelope codes
   std::set<std::string> fault_types;
+  // Per-order event counters the module counts with OrderBook::CountEvent (e.g. "closes"); each
+  // appears in the order's stats, 0 until counted.
+  std::vector<std::string> event_counters = {};
 };
 
 // {"to": STATE, "after_queries": N and/or "after_ms": T}; `to` as the scenario wrote it.
@@ -87,6 +90,7 @@ struct OrderCounters {
   std::map<std::string, uint64_t> statuses;
   std::map<std::string, uint64_t> codes;  // only where replies carry an envelope code
   std::map<std::string, uint64_t> faults;
+  std::map<std::string, uint64_t> events;  // OrderFormat::event_counters
 };
 
 struct MerchantCounters {
@@ -98,7 +102,8 @@ struct MerchantCounters {
 // Per-order and per-merchant request counters. Not locked: the OrderBook's lock guards them.
 class RequestCounters {
  public:
-  explicit RequestCounters(bool count_codes) : count_codes_(count_codes) {}
+  RequestCounters(bool count_codes, std::vector<std::string> event_names)
+      : count_codes_(count_codes), event_names_(std::move(event_names)) {}
 
   void CountRequest(const std::string& id) { ++orders_[id].requests; }
   void CountSignError(const std::string& id);
@@ -111,6 +116,7 @@ class RequestCounters {
   void Enter(const std::string& id, const std::string& merchant);
   void Leave(const std::string& id, const std::string& merchant);
   void CountAnswered(const std::string& id) { ++orders_[id].answered; }
+  void CountEvent(const std::string& id, const std::string& name) { ++orders_[id].events[name]; }
   // Zeroes everything but the requests in flight, which still leave through Leave().
   void Reset();
 
@@ -125,6 +131,7 @@ class RequestCounters {
 
  private:
   const bool count_codes_;
+  const std::vector<std::string> event_names_;
   std::map<std::string, OrderCounters> orders_;
   std::map<std::string, MerchantCounters> merchants_;
   uint64_t sign_errors_ = 0;
@@ -151,6 +158,12 @@ class OrderBook {
     std::function<nlohmann::json(const State&)> describe;
     // Answers a control request that failed: 400 with the reason, or 404 "no such order".
     std::function<void(httplib::Response&, int status, const std::string& message)> control_error;
+    // Optional. Runs (under the lock) whenever an order enters a state: loaded or upserted in it,
+    // a transition, a Change. It must not call the book; hand work to another thread.
+    std::function<void(const State&)> entered = nullptr;
+    // Optional. Orders it accepts get their timed (after_ms) transitions taken by AdvanceWatched()
+    // even when nobody asks about them, so `entered` sees them on time.
+    std::function<bool(const State&)> watch = nullptr;
   };
 
   // A request that passed the module's checks: the fault it gets and the latency to add. While
@@ -191,7 +204,7 @@ class OrderBook {
       : format_(std::move(format)),
         builtin_order_(std::move(builtin_order)),
         hooks_(std::move(hooks)),
-        counters_(format_.count_codes),
+        counters_(format_.count_codes, format_.event_counters),
         rng_(rng_seed) {}
 
   absl::Status LoadScenario(const nlohmann::json& scenario);
@@ -227,6 +240,20 @@ class OrderBook {
   // Brings order `id` up to date, lets `reply` build the answer from it and counts the answer
   // (which may move the order on). False if the order went away meanwhile (reset or replaced).
   bool Answer(const std::string& id, const std::function<void(const State&)>& reply);
+  // Brings order `id` up to date and lets `decide` look at it: a state returned moves the order
+  // there for good (its remaining transitions are dropped), nullopt leaves it. Not counted as an
+  // answer. False if there is no such order (templates are not consulted).
+  bool Change(const std::string& id,
+              const std::function<std::optional<nlohmann::json>(const State&)>& decide);
+  // Brings order `id` up to date and returns what `read` makes of it, nullopt if there is no such
+  // order. Not counted as an answer.
+  std::optional<nlohmann::json> Peek(const std::string& id,
+                                     const std::function<nlohmann::json(const State&)>& read);
+  // Takes the due timed transitions of the orders Hooks::watch accepted (a module's timer).
+  void AdvanceWatched();
+  void CountEvent(const std::string& id, const std::string& name) {
+    Locked([&] { counters_.CountEvent(id, name); });
+  }
 
  private:
   struct Template {
@@ -240,10 +267,15 @@ class OrderBook {
     f();
   }
 
-  static State NewState(Spec spec, absl::Time now);
-  static void Take(State& o, const Transition& t, absl::Time at);
-  static void AdvanceByTime(State& o, absl::Time now);
-  static void AdvanceByQueries(State& o, absl::Time now);
+  State NewState(Spec spec, absl::Time now);
+  // Adds or replaces an order (and keeps the watched set in step).
+  State* InsertLocked(const std::string& id, State state);
+  void Entered(const State& o) {
+    if (hooks_.entered) hooks_.entered(o);
+  }
+  void Take(State& o, const Transition& t, absl::Time at);
+  void AdvanceByTime(State& o, absl::Time now);
+  void AdvanceByQueries(State& o, absl::Time now);
 
   absl::StatusOr<std::vector<Spec>> ParseOrders(const nlohmann::json& j) const;
   void Upsert(const httplib::Request& req, httplib::Response& res);
@@ -258,6 +290,7 @@ class OrderBook {
 
   mutable std::mutex mu_;
   std::map<std::string, State> orders_;
+  std::set<std::string> watched_;  // ids Hooks::watch accepted
   std::vector<Template> templates_;
   int64_t default_latency_ms_ = 0;
   std::vector<FaultSpec> default_faults_;
@@ -269,8 +302,19 @@ template <typename State>
 State OrderBook<State>::NewState(Spec spec, absl::Time now) {
   State o(std::move(spec));
   o.state_since = now;
+  Entered(o);
   AdvanceByQueries(o, now);  // a transition after 0 queries applies at once
   return o;
+}
+
+template <typename State>
+State* OrderBook<State>::InsertLocked(const std::string& id, State state) {
+  if (hooks_.watch && hooks_.watch(state)) {
+    watched_.insert(id);
+  } else {
+    watched_.erase(id);
+  }
+  return &orders_.insert_or_assign(id, std::move(state)).first->second;
 }
 
 template <typename State>
@@ -279,6 +323,7 @@ void OrderBook<State>::Take(State& o, const Transition& t, absl::Time at) {
   o.state_since = at;
   o.answered_in_state = 0;
   o.Enter(t.to, at);
+  Entered(o);
 }
 
 template <typename State>
@@ -379,7 +424,7 @@ absl::Status OrderBook<State>::LoadScenario(const nlohmann::json& scenario) {
   const absl::Time now = absl::Now();
   for (auto& spec : specs) {
     std::string id = spec.Id();
-    orders_.insert_or_assign(id, NewState(std::move(spec), now));
+    InsertLocked(id, NewState(std::move(spec), now));
   }
   templates_ = std::move(templates);
   default_latency_ms_ = latency;
@@ -414,7 +459,7 @@ void OrderBook<State>::Upsert(const httplib::Request& req, httplib::Response& re
   for (auto& spec : *specs) {
     std::string id = spec.Id();
     ids.push_back(id);
-    orders_.insert_or_assign(id, NewState(std::move(spec), now));
+    InsertLocked(id, NewState(std::move(spec), now));
   }
   ReplyJson(res, 200, {{"upserted", ids}});
 }
@@ -455,6 +500,7 @@ void OrderBook<State>::Reset(bool keep_orders) {
   counters_.Reset();
   if (!keep_orders) {
     orders_.clear();
+    watched_.clear();
     templates_.clear();
     default_latency_ms_ = 0;
     default_faults_.clear();
@@ -508,7 +554,7 @@ State* OrderBook<State>::FindOrCreateLocked(const std::string& id) {
     j[format_.id_key] = id;
     absl::StatusOr<Spec> spec = hooks_.parse(j);
     if (!spec.ok()) return nullptr;  // validated at load; only an odd id gets here
-    return &orders_.insert_or_assign(id, NewState(*std::move(spec), absl::Now())).first->second;
+    return InsertLocked(id, NewState(*std::move(spec), absl::Now()));
   }
   return nullptr;
 }
@@ -545,6 +591,46 @@ bool OrderBook<State>::Answer(const std::string& id,
   AdvanceByQueries(o, now);
   counters_.CountAnswered(id);
   return true;
+}
+
+template <typename State>
+bool OrderBook<State>::Change(
+    const std::string& id,
+    const std::function<std::optional<nlohmann::json>(const State&)>& decide) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = orders_.find(id);
+  if (it == orders_.end()) return false;
+  State& o = it->second;
+  const absl::Time now = absl::Now();
+  AdvanceByTime(o, now);
+  std::optional<nlohmann::json> to = decide(o);
+  if (!to.has_value()) return true;
+  o.next_transition = o.spec.script.transitions.size();
+  o.state_since = now;
+  o.answered_in_state = 0;
+  o.Enter(*to, now);
+  Entered(o);
+  return true;
+}
+
+template <typename State>
+std::optional<nlohmann::json> OrderBook<State>::Peek(
+    const std::string& id, const std::function<nlohmann::json(const State&)>& read) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = orders_.find(id);
+  if (it == orders_.end()) return std::nullopt;
+  AdvanceByTime(it->second, absl::Now());
+  return read(it->second);
+}
+
+template <typename State>
+void OrderBook<State>::AdvanceWatched() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const absl::Time now = absl::Now();
+  for (const std::string& id : watched_) {
+    auto it = orders_.find(id);
+    if (it != orders_.end()) AdvanceByTime(it->second, now);
+  }
 }
 
 // A module whose orders are an OrderBook: scenario, reset and stats are the book's. The module

@@ -22,6 +22,7 @@
 #include "server/payment/wechat/verifier.h"
 #include "tests/fakes/sandbox/faults.h"
 #include "tests/fakes/sandbox/order_book.h"
+#include "tests/fakes/sandbox/wechat_notify.h"
 #include "tests/fakes/seed_examples.h"
 
 namespace orderquery::sandbox {
@@ -51,40 +52,43 @@ constexpr char kDefaultOpenid[] = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
 
 // How this module's orders, stats and control routes are spelled (see order_book.h).
 const OrderFormat& Format() {
-  static const OrderFormat format = {/*prefix=*/"",
-                                     /*noun=*/"",
-                                     /*id_key=*/"out_trade_no",
-                                     /*stats_id_key=*/"out_trade_no",
-                                     /*stats_merchant_key=*/"mchid",
-                                     /*state_key=*/"trade_state",
-                                     /*state_name=*/"STATE",
-                                     /*integer_states=*/false,
-                                     /*integer_hint=*/" (fen)",
-                                     /*name_listed_orders=*/true,
-                                     /*count_codes=*/false,
-                                     /*fault_types=*/
-                                     {"http_429",
-                                      "http_500",
-                                      "param_error",
-                                      "param_error_out_trade_no",
-                                      "invalid_request",
-                                      "invalid_request_not_parking",
-                                      "invalid_request_not_bound",
-                                      "not_found",
-                                      "sign_error",
-                                      "http_error",
-                                      "timeout",
-                                      "truncated_body",
-                                      "disconnect",
-                                      "non_json_body",
-                                      "wrong_signature",
-                                      "signtest_signature",
-                                      "stale_timestamp",
-                                      "unknown_serial",
-                                      "missing_signature_headers",
-                                      "wrong_mchid",
-                                      "wrong_appid",
-                                      "amount_mismatch"}};
+  static const OrderFormat format = {
+      /*prefix=*/"",
+      /*noun=*/"",
+      /*id_key=*/"out_trade_no",
+      /*stats_id_key=*/"out_trade_no",
+      /*stats_merchant_key=*/"mchid",
+      /*state_key=*/"trade_state",
+      /*state_name=*/"STATE",
+      /*integer_states=*/false,
+      /*integer_hint=*/" (fen)",
+      /*name_listed_orders=*/true,
+      /*count_codes=*/false,
+      /*fault_types=*/
+      {"http_429",
+       "http_500",
+       "param_error",
+       "param_error_out_trade_no",
+       "invalid_request",
+       "invalid_request_not_parking",
+       "invalid_request_not_bound",
+       "not_found",
+       "sign_error",
+       "http_error",
+       "timeout",
+       "truncated_body",
+       "disconnect",
+       "non_json_body",
+       "wrong_signature",
+       "signtest_signature",
+       "stale_timestamp",
+       "unknown_serial",
+       "missing_signature_headers",
+       "wrong_mchid",
+       "wrong_appid",
+       "amount_mismatch"},
+      /*event_counters=*/
+      {"close_requests", "closes", "notifications_sent", "notifications_acked"}};
   return format;
 }
 
@@ -152,6 +156,10 @@ struct OrderSpec {
       success_time, trade_state_desc, currency, bank_type, attach, trade_type;
   std::optional<int64_t> amount, payer_total;
   std::string trade_state;
+  // Automatic notifications when the order enters SUCCESS.
+  std::optional<std::string> notify_url;
+  int64_t notify_retry_ms = 500;
+  int64_t notify_max_attempts = 5;
   Script script;
   json reply_patch;
   json source;
@@ -172,12 +180,33 @@ absl::Status ReadStr(const json& j, const char* key, std::optional<std::string>*
 
 absl::StatusOr<OrderSpec> ParseOrder(const json& j) {
   if (!j.is_object()) return absl::InvalidArgumentError("an order is a JSON object");
-  static const std::set<std::string> kKeys = {
-      "out_trade_no",   "kind",         "mchid",     "sp_mchid",    "sub_mchid",
-      "appid",          "sp_appid",     "sub_appid", "openid",      "sub_openid",
-      "amount",         "payer_total",  "currency",  "trade_state", "trade_state_desc",
-      "transaction_id", "success_time", "bank_type", "attach",      "trade_type",
-      "transitions",    "latency_ms",   "faults",    "reply_patch"};
+  static const std::set<std::string> kKeys = {"out_trade_no",
+                                              "kind",
+                                              "mchid",
+                                              "sp_mchid",
+                                              "sub_mchid",
+                                              "appid",
+                                              "sp_appid",
+                                              "sub_appid",
+                                              "openid",
+                                              "sub_openid",
+                                              "amount",
+                                              "payer_total",
+                                              "currency",
+                                              "trade_state",
+                                              "trade_state_desc",
+                                              "transaction_id",
+                                              "success_time",
+                                              "bank_type",
+                                              "attach",
+                                              "trade_type",
+                                              "transitions",
+                                              "latency_ms",
+                                              "faults",
+                                              "reply_patch",
+                                              "notify_url",
+                                              "notify_retry_ms",
+                                              "notify_max_attempts"};
   for (const auto& item : j.items()) {
     if (kKeys.count(item.key()) == 0) {
       return absl::InvalidArgumentError(absl::StrCat("unknown order key '", item.key(), "'"));
@@ -234,6 +263,21 @@ absl::StatusOr<OrderSpec> ParseOrder(const json& j) {
     // Allowed on purpose (tests of "unknown state" answers), but worth a line in the log.
     std::fprintf(stderr, "sandbox: order %s has trade_state %s, unknown for kind %s\n",
                  o.out_trade_no.c_str(), o.trade_state.c_str(), KindName(o.kind));
+  }
+  if (!(st = ReadStr(j, "notify_url", &o.notify_url)).ok()) return st;
+  if (o.notify_url.has_value() && !absl::StartsWith(*o.notify_url, "http://") &&
+      !absl::StartsWith(*o.notify_url, "https://")) {
+    return absl::InvalidArgumentError("'notify_url' must start with http:// or https://");
+  }
+  std::optional<int64_t> n;
+  if (!(st = ReadInt(j, "notify_retry_ms", &n)).ok()) return st;
+  o.notify_retry_ms = n.value_or(500);
+  n.reset();
+  if (!(st = ReadInt(j, "notify_max_attempts", &n)).ok()) return st;
+  o.notify_max_attempts = n.value_or(5);
+  if (o.notify_retry_ms < 0 || o.notify_max_attempts < 1) {
+    return absl::InvalidArgumentError(
+        "'notify_retry_ms' must be >= 0 and 'notify_max_attempts' >= 1");
   }
   if (!(st = ParseScript(j, Format(), &o.script)).ok()) return st;
   if (auto it = j.find("reply_patch"); it != j.end() && !it->is_null()) {
@@ -344,17 +388,27 @@ json BuildReply(const OrderState& o) {
   return r;
 }
 
+// A notification id like WeChat's (EV-…), fresh for every event.
+std::string NewNotificationId() { return absl::StrCat("EV-", wx::RandomNonce(24)); }
+
 class WechatModule final : public OrderBookModule<OrderState> {
  public:
   WechatModule(const SandboxContext& ctx, std::map<std::string, wx::RsaKey> merchant_keys,
-               std::optional<wx::RsaKey> platform_key, std::string platform_serial)
-      : OrderBookModule(Format(), {{"out_trade_no", "20150806125346"}, {"kind", "vehicle"}},
-                        {ParseOrder, BuildReply, ControlError},
-                        ctx.seed != 0 ? ctx.seed : std::random_device{}()),
+               wx::RsaKey platform_key, std::string platform_serial, std::string apiv3_key)
+      : OrderBookModule(
+            Format(), {{"out_trade_no", "20150806125346"}, {"kind", "vehicle"}},
+            {ParseOrder, BuildReply, ControlError, [this](const OrderState& o) { Entered(o); },
+             [](const OrderState& o) { return o.spec.notify_url.has_value(); }},
+            ctx.seed != 0 ? ctx.seed : std::random_device{}()),
         ctx_(ctx),
         merchant_keys_(std::move(merchant_keys)),
-        platform_key_(std::move(platform_key)),
-        platform_serial_(std::move(platform_serial)) {}
+        platform_key_(platform_key),
+        platform_serial_(platform_serial),
+        sender_(std::move(platform_key), std::move(platform_serial), std::move(apiv3_key)),
+        queue_(&sender_,
+               [this](const std::string& no, const Delivery& d) { CountDelivery(no, d); }),
+        // Timed transitions of orders with a notify_url happen without a query.
+        ticker_(absl::Milliseconds(20), [this] { book_.AdvanceWatched(); }) {}
 
   std::string name() const override { return "wechat"; }
 
@@ -371,6 +425,17 @@ class WechatModule final : public OrderBookModule<OrderState> {
                [this](const httplib::Request& req, httplib::Response& res) {
                  Query(Kind::kVehicle, req, res);
                });
+    server.Post(R"(/v3/pay/transactions/out-trade-no/([^/]+)/close)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  Close(Kind::kDirect, req, res);
+                });
+    server.Post(R"(/v3/pay/partner/transactions/out-trade-no/([^/]+)/close)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  Close(Kind::kPartner, req, res);
+                });
+    server.Post("/__sandbox/notify", [this](const httplib::Request& req, httplib::Response& res) {
+      NotifyControl(req, res);
+    });
     book_.RegisterControlRoutes(server);
   }
 
@@ -494,6 +559,218 @@ class WechatModule final : public OrderBookModule<OrderState> {
     const bool html = fault != nullptr && fault->type == "non_json_body" && fault->status > 0;
     book_.CountReply(no, html ? fault->status : 200, "", fault);
     SendReply(kind, reply, fault, res);
+  }
+
+  // POST …/out-trade-no/{no}/close: direct {"mchid"}, partner {"sp_mchid","sub_mchid"}. Checked
+  // like a query (signature, parameters, order number, the order and its owner, then latency and
+  // faults); a paid order (SUCCESS, REFUND) is refused with ORDERPAID, any other becomes CLOSED
+  // for good (204, signed, no body).
+  void Close(Kind kind, const httplib::Request& req, httplib::Response& res) {
+    Traffic::Scope scope = ctx_.traffic->Track(req);
+    const std::string no = req.matches[1];
+    book_.CountRequest(no);
+    book_.CountEvent(no, "close_requests");
+    std::string signer;
+    if (ctx_.verify_requests) {
+      absl::Status auth = VerifyAuthorization(req, &signer);
+      if (!auth.ok()) {
+        book_.CountSignError(no);
+        book_.CountReply(no, 401);
+        return SendError(res, 401, "SIGN_ERROR", std::string(auth.message()), false);
+      }
+    }
+    const json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object()) {
+      book_.CountReply(no, 400);
+      return SendError(res, 400, "PARAM_ERROR", "参数错误: 请求体不是JSON对象", false);
+    }
+    const std::vector<const char*> needed = kind == Kind::kDirect
+                                                ? std::vector<const char*>{"mchid"}
+                                                : std::vector<const char*>{"sp_mchid", "sub_mchid"};
+    std::map<std::string, std::string> ids;
+    for (const char* key : needed) {
+      auto it = body.find(key);
+      if (it == body.end() || !it->is_string() || it->get<std::string>().empty()) {
+        book_.CountReply(no, 400);
+        return SendError(res, 400, "PARAM_ERROR", absl::StrCat("参数错误: 缺少 ", key), false);
+      }
+      ids[key] = it->get<std::string>();
+    }
+    if (!ValidOutTradeNo(no)) {
+      book_.CountReply(no, 400);
+      return SendError(res, 400, "PARAM_ERROR", "参数错误,请检查out_trade_no", false);
+    }
+    const std::string merchant =
+        !signer.empty() ? signer : ids[kind == Kind::kDirect ? "mchid" : "sp_mchid"];
+
+    bool unknown = false;
+    std::optional<OrderBook<OrderState>::Ticket> ticket =
+        book_.Admit(no, merchant, [&](const OrderState* order) {
+          unknown = order == nullptr;
+          if (unknown) return false;
+          const OrderSpec& s = order->spec;
+          if (s.kind != kind) return false;
+          if (kind == Kind::kDirect) return ids["mchid"] == s.Mchid();
+          return ids["sp_mchid"] == s.Mchid() && ids["sub_mchid"] == s.SubMchid();
+        });
+    if (!ticket) {
+      if (unknown) {
+        book_.CountUnknownOrder(no, 404);
+      } else {
+        book_.CountReply(no, 404);
+      }
+      return SendError(res, 404, "ORDER_NOT_EXIST", "订单不存在", false);
+    }
+
+    const FaultSpec* fault = ticket->fault_or_null();
+    if (!SleepLatency(ctx_, ticket->latency_ms)) {
+      return SendError(res, 503, "SYSTEM_ERROR", "sandbox shutting down", true);
+    }
+    if (fault != nullptr) {
+      if (std::optional<Error> e = ErrorFault(kind, *fault)) {
+        book_.CountReply(no, e->first, "", fault);
+        return SendError(res, e->first, e->second.first, e->second.second, fault->unsigned_reply);
+      }
+    }
+    if (!SleepForTimeoutFault(ctx_, fault)) {
+      return SendError(res, 503, "SYSTEM_ERROR", "sandbox shutting down", true);
+    }
+
+    bool paid = false;
+    const bool found = book_.Change(no, [&paid](const OrderState& o) -> std::optional<json> {
+      paid = IsPaid(o.state);
+      if (paid) return std::nullopt;
+      return json("CLOSED");
+    });
+    if (!found) {
+      // Replaced or reset while we slept.
+      book_.CountReply(no, 404, "", fault);
+      return SendError(res, 404, "ORDER_NOT_EXIST", "订单不存在", false);
+    }
+    if (paid) {
+      book_.CountReply(no, 400, "", fault);
+      return SendError(res, 400, "ORDERPAID", "订单已支付", false);
+    }
+    book_.CountEvent(no, "closes");
+    book_.CountReply(no, 204, "", fault);
+    // WeChat signs its 204 too (over an empty body); signature faults bend it as for queries.
+    if (!(fault != nullptr && fault->unsigned_reply)) Sign("", fault, res);
+    res.status = 204;
+  }
+
+  // Under the book's lock: an order with a notify_url that just became SUCCESS is announced.
+  void Entered(const OrderState& o) {
+    if (o.state != "SUCCESS" || !o.spec.notify_url.has_value()) return;
+    if (!sender_.has_apiv3_key()) {
+      std::fprintf(stderr, "sandbox: order %s has a notify_url but there is no --apiv3-key\n",
+                   o.spec.out_trade_no.c_str());
+      return;
+    }
+    NotificationContent content;
+    content.id = NewNotificationId();
+    content.transaction = BuildReply(o);
+    queue_.Enqueue(o.spec.out_trade_no, *o.spec.notify_url, std::move(content),
+                   absl::Milliseconds(o.spec.notify_retry_ms), o.spec.notify_max_attempts);
+  }
+
+  void CountDelivery(const std::string& no, const Delivery& d) {
+    book_.CountEvent(no, "notifications_sent");
+    if (d.acked()) book_.CountEvent(no, "notifications_acked");
+  }
+
+  // POST /__sandbox/notify (README): sends notifications of an order now and reports what the
+  // receiver answered to each.
+  void NotifyControl(const httplib::Request& req, httplib::Response& res) {
+    static const std::set<std::string> kKeys = {
+        "out_trade_no", "url",        "variant",           "copies",
+        "id",           "event_type", "transaction_patch", "concurrent"};
+    const json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object()) return ControlError(res, 400, "body is not a JSON object");
+    for (const auto& item : body.items()) {
+      if (kKeys.count(item.key()) == 0) {
+        return ControlError(res, 400, absl::StrCat("unknown key '", item.key(), "'"));
+      }
+    }
+    auto str = [&body](const char* key, std::string fallback) -> std::optional<std::string> {
+      auto it = body.find(key);
+      if (it == body.end() || it->is_null()) return fallback;
+      if (!it->is_string()) return std::nullopt;
+      return it->get<std::string>();
+    };
+    const std::optional<std::string> no = str("out_trade_no", "");
+    const std::optional<std::string> url = str("url", "");
+    const std::optional<std::string> variant_name = str("variant", "valid");
+    const std::optional<std::string> id = str("id", "");
+    const std::optional<std::string> event_type = str("event_type", "TRANSACTION.SUCCESS");
+    if (!no || !url || !variant_name || !id || !event_type) {
+      return ControlError(res, 400, "out_trade_no, url, variant, id and event_type are strings");
+    }
+    if (no->empty()) return ControlError(res, 400, "out_trade_no is required");
+    if (!absl::StartsWith(*url, "http://") && !absl::StartsWith(*url, "https://")) {
+      return ControlError(res, 400, "url must start with http:// or https://");
+    }
+    absl::StatusOr<NotifyVariant> variant = ParseNotifyVariant(*variant_name);
+    if (!variant.ok()) return ControlError(res, 400, std::string(variant.status().message()));
+    std::optional<int64_t> copies;
+    if (absl::Status st = ReadInt(body, "copies", &copies); !st.ok()) {
+      return ControlError(res, 400, std::string(st.message()));
+    }
+    if (copies.value_or(1) < 1 || copies.value_or(1) > 100) {
+      return ControlError(res, 400, "copies is 1 to 100");
+    }
+    bool concurrent = false;
+    if (auto it = body.find("concurrent"); it != body.end() && !it->is_null()) {
+      if (!it->is_boolean()) return ControlError(res, 400, "concurrent is a boolean");
+      concurrent = it->get<bool>();
+    }
+    json patch;
+    if (auto it = body.find("transaction_patch"); it != body.end() && !it->is_null()) {
+      if (!it->is_object()) return ControlError(res, 400, "transaction_patch is an object");
+      patch = *it;
+    }
+    if (!sender_.has_apiv3_key()) {
+      return ControlError(res, 400, "the sandbox was started without --apiv3-key");
+    }
+    std::optional<json> transaction =
+        book_.Peek(*no, [](const OrderState& o) { return BuildReply(o); });
+    if (!transaction.has_value()) return ControlError(res, 404, "no such order");
+    if (patch.is_object()) transaction->merge_patch(patch);
+
+    NotificationContent content;
+    content.id = id->empty() ? NewNotificationId() : *id;
+    content.event_type = *event_type;
+    content.transaction = *std::move(transaction);
+    std::vector<Delivery> deliveries(static_cast<size_t>(copies.value_or(1)));
+    if (concurrent) {
+      // All copies wait at one gate so they reach the receiver together.
+      std::mutex gate_mu;
+      std::condition_variable gate_cv;
+      bool open = false;
+      std::vector<std::thread> threads;
+      for (Delivery& d : deliveries) {
+        threads.emplace_back([&, out = &d] {
+          {
+            std::unique_lock<std::mutex> lock(gate_mu);
+            gate_cv.wait(lock, [&open] { return open; });
+          }
+          *out = sender_.Send(*url, content, *variant);
+        });
+      }
+      {
+        std::lock_guard<std::mutex> lock(gate_mu);
+        open = true;
+      }
+      gate_cv.notify_all();
+      for (std::thread& t : threads) t.join();
+    } else {
+      for (Delivery& d : deliveries) d = sender_.Send(*url, content, *variant);
+    }
+    json answer = {{"id", content.id}, {"deliveries", json::array()}};
+    for (const Delivery& d : deliveries) {
+      CountDelivery(*no, d);
+      answer["deliveries"].push_back(d.ToJson());
+    }
+    ReplyJson(res, 200, answer);
   }
 
   static Error NotFound(Kind kind) {
@@ -638,6 +915,10 @@ class WechatModule final : public OrderBookModule<OrderState> {
   const std::map<std::string, wx::RsaKey> merchant_keys_;
   const std::optional<wx::RsaKey> platform_key_;
   const std::string platform_serial_;
+  // Destroyed in reverse: the ticker and the queue stop before the sender goes.
+  const NotificationSender sender_;
+  NotificationQueue queue_;
+  Ticker ticker_;
 };
 
 }  // namespace
@@ -676,8 +957,13 @@ absl::StatusOr<std::unique_ptr<SandboxModule>> MakeWechatModule(
   }
   if (auto it = flags.find("platform-serial"); it != flags.end()) serial = it->second;
   if (serial.empty()) return absl::InvalidArgumentError("--platform-serial is required");
-  return std::unique_ptr<SandboxModule>(
-      new WechatModule(context, std::move(merchant_keys), std::move(platform_key), serial));
+  std::string apiv3_key;
+  if (auto it = flags.find("apiv3-key"); it != flags.end()) apiv3_key = it->second;
+  if (!apiv3_key.empty() && apiv3_key.size() != 32) {
+    return absl::InvalidArgumentError("--apiv3-key must be 32 bytes");
+  }
+  return std::unique_ptr<SandboxModule>(new WechatModule(
+      context, std::move(merchant_keys), *platform_key, serial, std::move(apiv3_key)));
 }
 
 }  // namespace orderquery::sandbox
