@@ -14,11 +14,21 @@ import (
 type Contract struct {
 	Name     string // for logs: seed000, seed001, seed002
 	Route    string // the route as logged (never the raw path: it may carry an order number)
-	Method   string
+	Methods  []string
 	Public   bool // served on the public listener too
 	Style    Style
 	wechat   bool // failures in WeChat Pay v3's shape instead of the {code, msg, data} envelope
 	matchFun func(path string) bool
+}
+
+// Allows reports whether the contract's route answers the method.
+func (c *Contract) Allows(method string) bool {
+	for _, m := range c.Methods {
+		if m == method {
+			return true
+		}
+	}
+	return false
 }
 
 // Match reports whether the request path is this contract's route.
@@ -31,7 +41,7 @@ func Contracts() []*Contract {
 	return []*Contract{
 		{
 			// Seed 000: POST /app/app/recharge/queryOrder -> {"code": 2042, "msg": "订单未支付", "data": null}.
-			Name: "seed000", Route: "/app/app/recharge/queryOrder", Method: http.MethodPost, Public: true,
+			Name: "seed000", Route: "/app/app/recharge/queryOrder", Methods: []string{http.MethodPost}, Public: true,
 			Style:    Style{EnumsAsNumbers: true},
 			matchFun: func(p string) bool { return p == "/app/app/recharge/queryOrder" },
 		},
@@ -40,7 +50,8 @@ func Contracts() []*Contract {
 			// their numbers, and null for what the upstream did not send. The service keeps
 			// "absent" as the zero value, so these fields print null when zero; depositMode is not
 			// in the example at all and is left out when it is the default (ordinary collection).
-			Name: "seed001", Route: "/api/trade_order/get", Method: http.MethodGet,
+			// The seed names no method: GET with the query, or POST with a JSON or form body.
+			Name: "seed001", Route: "/api/trade_order/get", Methods: []string{http.MethodGet, http.MethodPost},
 			Style: Style{EnumsAsNumbers: true, Fields: map[string]FieldRule{
 				"orderquery.v1.TradeOrder.mch_id":          NumberWhenNumeric,
 				"orderquery.v1.TradeOrder.deposit_mode":    OmitWhenEmpty,
@@ -59,7 +70,7 @@ func Contracts() []*Contract {
 		{
 			// Seed 002: WeChat's own reply: snake_case, enums by name (plate_color "BLUE"),
 			// integers as integers; optional (选填) fields WeChat leaves out when it has no value.
-			Name: "seed002", Route: vehiclePrefix + "{out_trade_no}", Method: http.MethodGet,
+			Name: "seed002", Route: vehiclePrefix + "{out_trade_no}", Methods: []string{http.MethodGet},
 			Style: Style{EnumsAsNumbers: false, Fields: map[string]FieldRule{
 				"orderquery.v1.VehicleTransaction.sub_appid":               OmitWhenEmpty,
 				"orderquery.v1.VehicleTransaction.transaction_id":          OmitWhenEmpty,

@@ -161,9 +161,10 @@ func (g *Gateway) Handler(listener string, internal bool) http.Handler {
 		}
 		route = c.Route
 		ri.contract = c
-		if r.Method != c.Method {
-			rw.Header().Set("Allow", c.Method)
-			g.writeFailure(rw, c, gatewayFailures[errMethod], "use "+c.Method, ri)
+		if !c.Allows(r.Method) {
+			allow := strings.Join(c.Methods, ", ")
+			rw.Header().Set("Allow", allow)
+			g.writeFailure(rw, c, gatewayFailures[errMethod], "use "+allow, ri)
 			return
 		}
 		// grpc-gateway forwards Authorization unconditionally; WeChat-style callers sign their

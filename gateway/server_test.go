@@ -140,6 +140,30 @@ func TestHeadersAndQueryTokenBecomeMetadataAndNothingElse(t *testing.T) {
 	}
 }
 
+func TestSeed001AnswersGetAndPostWithJSONOrForm(t *testing.T) {
+	up := &fakeUpstream{reply: &oq.GetTradeOrderResponse{Msg: "success"}}
+	g := newTestGateway(t, up)
+	h := g.Handler("internal", true)
+	for _, c := range []struct{ method, target, body, ctype string }{
+		{"GET", "/api/trade_order/get?tradeOrderId=E1", "", ""},
+		{"POST", "/api/trade_order/get", `{"tradeOrderId":"E1"}`, "application/json"},
+		{"POST", "/api/trade_order/get", "tradeOrderId=E1", "application/x-www-form-urlencoded"},
+	} {
+		up.req = nil
+		w, m := do(h, c.method, c.target, c.body, map[string]string{"Content-Type": c.ctype})
+		if w.Code != 200 || m["msg"] != "success" {
+			t.Errorf("%s %s: %d %s", c.method, c.ctype, w.Code, w.Body)
+			continue
+		}
+		if r, ok := up.req.(*oq.GetTradeOrderRequest); !ok || r.TradeOrderId != "E1" {
+			t.Errorf("%s %s: request %v", c.method, c.ctype, up.req)
+		}
+	}
+	if w, _ := do(h, "PUT", "/api/trade_order/get", "", nil); w.Code != 405 || w.Header().Get("Allow") != "GET, POST" {
+		t.Errorf("PUT: %d allow %q", w.Code, w.Header().Get("Allow"))
+	}
+}
+
 func TestGrpcTimeoutOnlyOnTheInternalListenerAndCapped(t *testing.T) {
 	up := &fakeUpstream{reply: &oq.GetTradeOrderResponse{Msg: "success"}}
 	g := newTestGateway(t, up)

@@ -507,6 +507,16 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
                 self.assertEqual(body["data"][k], v, k)
         self.assertEqual((body["code"], body["msg"]), (0, "success"))
 
+    def test_seed001_post_json_and_form(self):
+        for ctype, body in (("application/json", '{"tradeOrderId":"E01201908230414433510006"}'),
+                            ("application/x-www-form-urlencoded", "tradeOrderId=E01201908230414433510006")):
+            with self.subTest(content_type=ctype):
+                status, got, text, _ = http("POST", self.internal + "/api/trade_order/get", body,
+                                            {"Content-Type": ctype})
+                self.assertEqual(status, 200, text)
+                self.assertShape(got, SEED001_EXAMPLE)
+                self.assertEqual(got["data"]["tradeOrderId"], "E01201908230414433510006")
+
     def test_seed001_unknown_order_in_the_envelope(self):
         status, body, text, _ = http("GET", self.internal + "/api/trade_order/get?tradeOrderId=GWNOSUCHTRADE1")
         self.assertEnvelope(status, body, 404, 4040)
