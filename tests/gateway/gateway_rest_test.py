@@ -275,8 +275,9 @@ class GatewayRest(unittest.TestCase):
         cls._mariadb("CREATE DATABASE %s CHARACTER SET utf8mb4" % cls.database)
 
         keys = os.path.join(cls.tmp, "keys")
-        subprocess.run(["bash", os.path.join(SRC, "tests/fakes/make-keys.sh"), keys], check=True,
-                       stdout=subprocess.DEVNULL, timeout=60)
+        subprocess.run(["bash", os.path.join(SRC, "tests/fakes/make-keys.sh"), keys, "--tls"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        cls.keys = keys
         k = lambda name: os.path.join(keys, name)
         serial = lambda name: read(k(name)).strip()
 
@@ -327,7 +328,9 @@ class GatewayRest(unittest.TestCase):
         }
         oq_config_path = os.path.join(cls.tmp, "orderqueryd.json")
         write_json(oq_config_path, oq_config)
+        cls.oq_config = oq_config
         oq_env = dict(os.environ, ORDERQUERY_DB_PASSWORD=db["password"])
+        cls.oq_env = oq_env
         orderqueryd = os.path.join(BUILD, "server/orderqueryd")
         subprocess.run([orderqueryd, "--config", oq_config_path, "--migrate-only"], env=oq_env,
                        check=True, timeout=60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -586,6 +589,46 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
         self.assertGreaterEqual(len(lines), 3, log[-2000:])
         for field in ("method=", "status=", "latency_ms=", "listener=public"):
             self.assertIn(field, lines[-1])
+
+    def test_upstream_mtls(self):
+        """orderqueryd with TLS and client certificates: the gateway with the CA and a client
+        certificate gets through; without the certificate it answers 503 and /healthz says so."""
+        k = lambda name: os.path.join(self.keys, name)
+        client_key, client_csr, client_cert = k("gw_client_key.pem"), k("gw_client.csr"), k("gw_client_cert.pem")
+        openssl = lambda *a: subprocess.run(["openssl"] + list(a), check=True, timeout=60,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", client_key, "-subj",
+                "/CN=orderquery-gateway", "-out", client_csr)
+        openssl("x509", "-req", "-in", client_csr, "-CA", k("ca_cert.pem"), "-CAkey", k("ca_key.pem"),
+                "-CAcreateserial", "-days", "1", "-out", client_cert)
+        cfg = dict(self.oq_config, tls={"cert_file": k("server_cert.pem"), "key_file": k("server_key.pem"),
+                                         "client_ca_file": k("ca_cert.pem")})
+        path = os.path.join(self.tmp, "orderqueryd-tls.json")
+        write_json(path, cfg)
+        started = []
+        try:
+            oq = Proc("orderqueryd-tls", [os.path.join(BUILD, "server/orderqueryd"), "--config", path],
+                      self.tmp, env=self.oq_env)
+            started.append(oq)
+            target = oq.wait_for("orderqueryd listening on ")[0]
+            gateways = {}
+            for name, extra in (("with-cert", {"cert_file": client_cert, "key_file": client_key}),
+                                ("without-cert", {})):
+                gcfg = os.path.join(self.tmp, "gateway-%s.json" % name)
+                write_json(gcfg, {"listen": "127.0.0.1:0", "internal_listen": "127.0.0.1:0",
+                                  "upstream": dict({"target": target, "tls": True, "ca_file": k("ca_cert.pem")}, **extra)})
+                gw = Proc("gateway-" + name, [os.path.join(BUILD, "gateway/orderquery-gateway"), "--config", gcfg], self.tmp)
+                started.append(gw)
+                gateways[name] = "http://" + gw.wait_for("gateway listening on ")[0]
+            status, body, text, _ = self.recharge('{"orderNo":"GW2043CLOSED"}', base=gateways["with-cert"])
+            self.assertEqual((status, body["code"]), (200, 2043), text)
+            self.assertEqual(http("GET", gateways["with-cert"] + "/healthz")[0], 200)
+            status, body, text, _ = self.recharge('{"orderNo":"GW2043CLOSED"}', base=gateways["without-cert"])
+            self.assertEnvelope(status, body, 503, 5030)
+            self.assertEqual(http("GET", gateways["without-cert"] + "/healthz")[0], 503)
+        finally:
+            for p in reversed(started):
+                p.stop()
 
     # Runs last (unittest orders by name): stops orderqueryd.
     def test_zz_orderqueryd_down_is_503_and_health_says_so(self):
