@@ -17,17 +17,22 @@ void WechatRechargeQuerier::Query(
   const wechat::MerchantConfig* merchant = nullptr;
   for (const auto& m : *merchants_) {
     const bool serves = std::find(m.appids.begin(), m.appids.end(), order.appid) != m.appids.end();
-    const bool same =
-        m.mchid == order.mchid && (m.mode == wechat::ApiMode::kDirect || order.sub_mchid.empty() ||
-                                   m.sub_mchid == order.sub_mchid);
+    // A partner-mode order belongs to one sub-merchant: an order without a sub_mchid never
+    // falls through to "the first partner merchant".
+    const bool same = m.mchid == order.mchid &&
+                      (m.mode == wechat::ApiMode::kDirect ? order.sub_mchid.empty()
+                                                          : m.sub_mchid == order.sub_mchid);
     if (serves && same) {
       merchant = &m;
       break;
     }
   }
   if (merchant == nullptr) {
-    return done(absl::InternalError(absl::StrCat("no WeChat merchant configured for appid ",
-                                                 order.appid, " and mchid ", order.mchid)));
+    return done(absl::FailedPreconditionError(absl::StrCat(
+        "configuration: no WeChat merchant serves appid ", order.appid, ", mchid ", order.mchid,
+        order.sub_mchid.empty() ? std::string(" (direct mode; a partner-mode order needs its "
+                                              "sub_mchid in t_recharge_order.sub_mchid)")
+                                : absl::StrCat(" and sub_mchid ", order.sub_mchid))));
   }
   const std::string order_appid = order.appid;
   client_->QueryOrder(*merchant, order.order_no, deadline,
@@ -39,6 +44,10 @@ void WechatRechargeQuerier::Query(
                         u.transaction_id = tx->transaction_id;
                         u.success_time = tx->success_at;
                         u.total_fen = tx->amount ? tx->amount->total : -1;
+                        if (tx->amount) {
+                          u.payer_total_fen = tx->amount->payer_total;
+                          u.currency = tx->amount->currency;
+                        }
                         if (tx->mode == wechat::ApiMode::kDirect) {
                           u.appid = tx->appid;
                           u.mchid = tx->mchid;

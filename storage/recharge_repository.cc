@@ -27,7 +27,7 @@ using internal::TruncateUtf8;
 
 constexpr char kOrderColumns[] =
     "order_no, user_id, appid, mchid, sub_mchid, amount, status, trade_state, transaction_id,"
-    " paid_at, credited, last_queried_at, created_at";
+    " paid_at, credited, last_queried_at, created_at, next_check_at, check_attempts";
 
 const std::string kSelectOrder =
     absl::StrCat("SELECT ", kOrderColumns, " FROM t_recharge_order WHERE order_no = ?");
@@ -61,6 +61,36 @@ constexpr char kInsertAmountLog[] =
     "INSERT INTO t_user_amount_log (user_id, order_no, entry_type, amount_before, delta,"
     " amount_after, created_at) VALUES (?, ?, 'RECHARGE', ?, ?, ?, UTC_TIMESTAMP(3))";
 
+// Set in the transaction that writes what the provider said, never before it.
+constexpr char kSetLastQueried[] =
+    "UPDATE t_recharge_order SET last_queried_at = ?, updated_at = updated_at WHERE order_no = ?";
+constexpr char kSetNextCheck[] =
+    "UPDATE t_recharge_order SET next_check_at = ?, updated_at = updated_at WHERE order_no = ?";
+// Stored first: a duplicate id inserts nothing and the delivery has no second effect.
+constexpr char kInsertNotification[] =
+    "INSERT IGNORE INTO t_payment_notification (id, provider, merchant, event_type, order_no,"
+    " trade_state, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))";
+// The reconciler's schedule. A pending order without one is first due first_delay after it was
+// created; a claim pushes next_check_at to the end of the claimant's lease, so another replica
+// takes the order only if the claimant dies (its lease lapses).
+constexpr char kScheduleNew[] =
+    "UPDATE t_recharge_order SET next_check_at = DATE_ADD(created_at, INTERVAL ? MICROSECOND),"
+    " updated_at = updated_at WHERE status IN ('NOTPAY', 'USERPAYING') AND next_check_at IS NULL"
+    " LIMIT ?";
+const std::string kSelectDueForUpdate = absl::StrCat(
+    "SELECT ", kOrderColumns,
+    " FROM t_recharge_order WHERE status IN ('NOTPAY', 'USERPAYING') AND next_check_at <= ?"
+    " ORDER BY next_check_at LIMIT ? FOR UPDATE SKIP LOCKED");
+constexpr char kClaim[] =
+    "UPDATE t_recharge_order SET next_check_at = ?, check_attempts = check_attempts + 1,"
+    " updated_at = updated_at WHERE order_no = ?";
+constexpr char kScheduleStats[] =
+    "SELECT COUNT(*), MIN(next_check_at) FROM t_recharge_order"
+    " WHERE status IN ('NOTPAY', 'USERPAYING') AND next_check_at <= ?";
+constexpr char kUnscheduledCount[] =
+    "SELECT COUNT(*) FROM t_recharge_order WHERE status IN ('NOTPAY', 'USERPAYING')"
+    " AND next_check_at IS NULL";
+
 // Column sizes (characters) of the free-text columns we cut to.
 constexpr size_t kReasonMax = 512;
 constexpr size_t kQueryLogAppidMax = 32;
@@ -68,6 +98,9 @@ constexpr size_t kQueryLogOrderNoMax = 64;
 constexpr size_t kQueryLogTradeStateMax = 32;
 constexpr size_t kQueryLogErrorCodeMax = 64;
 constexpr size_t kQueryLogErrorMessageMax = 512;
+constexpr size_t kNotificationIdMax = 64;
+constexpr size_t kNotificationShortMax = 32;
+constexpr size_t kNotificationEventMax = 64;
 
 domain::RechargeOrder ReadOrder(const sql::ResultSet& rs) {
   domain::RechargeOrder o;
@@ -89,6 +122,8 @@ domain::RechargeOrder ReadOrder(const sql::ResultSet& rs) {
   o.credited = rs.getInt(11) != 0;
   o.last_queried_at = GetOptionalTime(rs, 12);
   o.created_at = GetTime(rs, 13);
+  o.next_check_at = GetOptionalTime(rs, 14);
+  o.check_attempts = rs.getInt(15);
   return o;
 }
 
@@ -105,6 +140,34 @@ std::optional<domain::RechargeOrder> FetchOrder(Connection& c, const std::string
 absl::Status OrderNotFound(absl::string_view order_no) {
   return absl::NotFoundError(absl::StrCat("recharge order '", order_no, "' not found"));
 }
+
+void InsertQueryLog(Connection& c, const domain::QueryLogEntry& entry) {
+  sql::PreparedStatement& ins = c.Prepare(kInsertQueryLog);
+  BindOptionalInt64(ins, 1, entry.user_id);
+  BindString(ins, 2, TruncateUtf8(entry.appid, kQueryLogAppidMax));
+  BindString(ins, 3, TruncateUtf8(entry.order_no, kQueryLogOrderNoMax));
+  BindString(ins, 4, TruncateUtf8(entry.trade_state, kQueryLogTradeStateMax));
+  BindString(ins, 5, TruncateUtf8(entry.error_code, kQueryLogErrorCodeMax));
+  BindString(ins, 6, TruncateUtf8(entry.error_message, kQueryLogErrorMessageMax));
+  ins.setInt64(7, entry.latency_ms);
+  ins.executeUpdate();
+}
+
+// False when the id was stored before (a duplicate delivery).
+bool InsertNotification(Connection& c, const domain::NotificationRecord& n) {
+  sql::PreparedStatement& ins = c.Prepare(kInsertNotification);
+  BindString(ins, 1, TruncateUtf8(n.id, kNotificationIdMax));
+  BindString(ins, 2, TruncateUtf8(n.provider, kNotificationShortMax / 2));
+  BindString(ins, 3, TruncateUtf8(n.merchant, kNotificationShortMax));
+  BindString(ins, 4, TruncateUtf8(n.event_type, kNotificationEventMax));
+  BindString(ins, 5, TruncateUtf8(n.order_no, kNotificationShortMax));
+  BindString(ins, 6, TruncateUtf8(n.trade_state, kNotificationShortMax));
+  BindString(ins, 7, n.body);
+  return ins.executeUpdate() == 1;
+}
+
+// Returned by the transaction body to roll back without a retry; the caller reads the flags.
+absl::Status RolledBackOnPurpose() { return absl::CancelledError("rolled back on purpose"); }
 
 }  // namespace
 
@@ -180,15 +243,7 @@ absl::Status MysqlRechargeRepository::AppendQueryLog(const domain::QueryLogEntry
   return RunInTransaction(
       *pool_,
       [&](Connection& c) {
-        sql::PreparedStatement& ins = c.Prepare(kInsertQueryLog);
-        BindOptionalInt64(ins, 1, entry.user_id);
-        BindString(ins, 2, TruncateUtf8(entry.appid, kQueryLogAppidMax));
-        BindString(ins, 3, TruncateUtf8(entry.order_no, kQueryLogOrderNoMax));
-        BindString(ins, 4, TruncateUtf8(entry.trade_state, kQueryLogTradeStateMax));
-        BindString(ins, 5, TruncateUtf8(entry.error_code, kQueryLogErrorCodeMax));
-        BindString(ins, 6, TruncateUtf8(entry.error_message, kQueryLogErrorMessageMax));
-        ins.setInt64(7, entry.latency_ms);
-        ins.executeUpdate();
+        InsertQueryLog(c, entry);
         return absl::OkStatus();
       },
       internal::Txn("append query log"));
@@ -209,90 +264,143 @@ absl::Status MysqlRechargeRepository::TouchLastQueried(absl::string_view order_n
 
 absl::StatusOr<domain::ApplyResult> MysqlRechargeRepository::ApplyStateChange(
     const domain::StateChange& change) {
-  if (change.credit && change.to != domain::RechargeState::kSuccess) {
+  domain::QueryOutcome outcome;
+  outcome.order_no = change.order_no;
+  outcome.change = change;
+  return RecordOutcome(outcome);
+}
+
+absl::StatusOr<domain::ApplyResult> MysqlRechargeRepository::RecordOutcome(
+    const domain::QueryOutcome& outcome) {
+  const std::optional<domain::StateChange>& change = outcome.change;
+  if (change && change->credit && change->to != domain::RechargeState::kSuccess) {
     return absl::InvalidArgumentError(
-        absl::StrCat("order ", change.order_no, ": credit requested for state ",
-                     domain::RechargeStateName(change.to), "; only SUCCESS is credited"));
+        absl::StrCat("order ", change->order_no, ": credit requested for state ",
+                     domain::RechargeStateName(change->to), "; only SUCCESS is credited"));
+  }
+  if (change && change->order_no != outcome.order_no) {
+    return absl::InvalidArgumentError(absl::StrCat("outcome for order ", outcome.order_no,
+                                                   " carries a change of ", change->order_no));
   }
   domain::ApplyResult result;
   absl::Status st = RunInTransaction(
       *pool_,
       [&](Connection& c) -> absl::Status {
         result = domain::ApplyResult{};  // the transaction may run again after a deadlock
+        if (outcome.notification && !InsertNotification(c, *outcome.notification)) {
+          result.duplicate_notification = true;
+          return RolledBackOnPurpose();
+        }
         std::optional<domain::RechargeOrder> locked =
-            FetchOrder(c, kSelectOrderForUpdate, change.order_no);
-        if (!locked.has_value()) return OrderNotFound(change.order_no);
+            FetchOrder(c, kSelectOrderForUpdate, outcome.order_no);
+        if (!locked.has_value()) return OrderNotFound(outcome.order_no);
         const domain::RechargeOrder& before = *locked;
-
-        // Details WeChat reported replace ours when present; absent ones keep what we had.
-        const std::string trade_state =
-            change.trade_state.empty() ? before.trade_state : change.trade_state;
-        const std::string transaction_id =
-            change.transaction_id.empty() ? before.transaction_id : change.transaction_id;
-        const std::optional<absl::Time> paid_at =
-            change.paid_at.has_value()
-                ? std::optional<absl::Time>(internal::TruncateToMillis(*change.paid_at))
-                : before.paid_at;
-        const bool status_changes = before.state != change.to;
-        const bool details_change = trade_state != before.trade_state ||
-                                    transaction_id != before.transaction_id ||
-                                    paid_at != before.paid_at;
-        if (status_changes || details_change) {
-          sql::PreparedStatement& up = c.Prepare(kUpdateOrder);
-          BindString(up, 1, domain::RechargeStateName(change.to));
-          BindString(up, 2, trade_state);
-          BindString(up, 3, transaction_id);
-          BindOptionalTime(up, 4, paid_at);
-          BindString(up, 5, change.order_no);
-          up.executeUpdate();
+        // Compare-and-set: the decision holds only for the row it was made on.
+        const bool moved =
+            (change && change->from && before.state != *change->from) ||
+            (change && change->from_credited && before.credited != *change->from_credited) ||
+            (outcome.expect_state && before.state != *outcome.expect_state) ||
+            (outcome.expect_credited && before.credited != *outcome.expect_credited);
+        if (moved) {
+          result.conflict = true;
+          result.order = before;
+          return RolledBackOnPurpose();
         }
-        if (status_changes) {
-          sql::PreparedStatement& ins = c.Prepare(kInsertOrderLog);
-          BindString(ins, 1, change.order_no);
-          BindString(ins, 2, domain::RechargeStateName(before.state));
-          BindString(ins, 3, domain::RechargeStateName(change.to));
-          BindString(ins, 4, TruncateUtf8(change.reason, kReasonMax));
-          ins.executeUpdate();
-          result.state_changed = true;
-        }
+        if (outcome.query_log) InsertQueryLog(c, *outcome.query_log);
 
         std::optional<int64_t> balance;
-        if (change.credit && !before.credited) {
-          sql::PreparedStatement& mark = c.Prepare(kMarkCredited);
-          BindString(mark, 1, change.order_no);
-          if (mark.executeUpdate() != 1) {
-            // Cannot happen while we hold the row lock; if it does, let the retry re-read.
-            return absl::AbortedError(
-                absl::StrCat("order ", change.order_no, " changed credited under our row lock"));
+        if (change) {
+          // Details the provider reported replace ours when present; absent ones keep ours.
+          const std::string trade_state =
+              change->trade_state.empty() ? before.trade_state : change->trade_state;
+          const std::string transaction_id =
+              change->transaction_id.empty() ? before.transaction_id : change->transaction_id;
+          const std::optional<absl::Time> paid_at =
+              change->paid_at.has_value()
+                  ? std::optional<absl::Time>(internal::TruncateToMillis(*change->paid_at))
+                  : before.paid_at;
+          const bool status_changes = before.state != change->to;
+          const bool details_change = trade_state != before.trade_state ||
+                                      transaction_id != before.transaction_id ||
+                                      paid_at != before.paid_at;
+          if (status_changes || details_change) {
+            sql::PreparedStatement& up = c.Prepare(kUpdateOrder);
+            BindString(up, 1, domain::RechargeStateName(change->to));
+            BindString(up, 2, trade_state);
+            BindString(up, 3, transaction_id);
+            BindOptionalTime(up, 4, paid_at);
+            BindString(up, 5, change->order_no);
+            up.executeUpdate();
           }
-          sql::PreparedStatement& add = c.Prepare(kAddToBalance);
-          add.setInt64(1, before.amount_fen);
-          add.setInt64(2, before.user_id);
-          if (add.executeUpdate() != 1) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("order ", change.order_no, " belongs to user ", before.user_id,
-                             ", who does not exist; nothing credited"));
+          if (status_changes) {
+            sql::PreparedStatement& ins = c.Prepare(kInsertOrderLog);
+            BindString(ins, 1, change->order_no);
+            BindString(ins, 2, domain::RechargeStateName(before.state));
+            BindString(ins, 3, domain::RechargeStateName(change->to));
+            BindString(ins, 4, TruncateUtf8(change->reason, kReasonMax));
+            ins.executeUpdate();
+            result.state_changed = true;
           }
-          sql::PreparedStatement& q = c.Prepare(kSelectBalanceForUpdate);
-          q.setInt64(1, before.user_id);
-          std::unique_ptr<sql::ResultSet> rs = Query(q);
-          if (!rs->next()) return absl::InternalError("user row vanished inside the transaction");
-          const int64_t after = rs->getInt64(1);
-          rs.reset();
-          // A duplicate (order_no, RECHARGE) here throws 1062 and rolls everything back.
-          sql::PreparedStatement& ledger = c.Prepare(kInsertAmountLog);
-          ledger.setInt64(1, before.user_id);
-          BindString(ledger, 2, change.order_no);
-          ledger.setInt64(3, after - before.amount_fen);
-          ledger.setInt64(4, before.amount_fen);
-          ledger.setInt64(5, after);
-          ledger.executeUpdate();
-          result.credited_now = true;
-          balance = after;
+          if (change->credit && !before.credited) {
+            sql::PreparedStatement& mark = c.Prepare(kMarkCredited);
+            BindString(mark, 1, change->order_no);
+            if (mark.executeUpdate() != 1) {
+              // Cannot happen while we hold the row lock; if it does, let the retry re-read.
+              return absl::AbortedError(
+                  absl::StrCat("order ", change->order_no, " changed credited under our row lock"));
+            }
+            sql::PreparedStatement& add = c.Prepare(kAddToBalance);
+            add.setInt64(1, before.amount_fen);
+            add.setInt64(2, before.user_id);
+            if (add.executeUpdate() != 1) {
+              return absl::FailedPreconditionError(
+                  absl::StrCat("order ", change->order_no, " belongs to user ", before.user_id,
+                               ", who does not exist; nothing credited"));
+            }
+            sql::PreparedStatement& q = c.Prepare(kSelectBalanceForUpdate);
+            q.setInt64(1, before.user_id);
+            std::unique_ptr<sql::ResultSet> rs = Query(q);
+            if (!rs->next()) return absl::InternalError("user row vanished inside the transaction");
+            const int64_t after = rs->getInt64(1);
+            rs.reset();
+            // A duplicate (order_no, RECHARGE) here throws 1062 and rolls everything back.
+            sql::PreparedStatement& ledger = c.Prepare(kInsertAmountLog);
+            ledger.setInt64(1, before.user_id);
+            BindString(ledger, 2, change->order_no);
+            ledger.setInt64(3, after - before.amount_fen);
+            ledger.setInt64(4, before.amount_fen);
+            ledger.setInt64(5, after);
+            ledger.executeUpdate();
+            result.credited_now = true;
+            balance = after;
+          }
+        }
+        if (outcome.queried_at) {
+          sql::PreparedStatement& up = c.Prepare(kSetLastQueried);
+          BindTime(up, 1, *outcome.queried_at);
+          BindString(up, 2, outcome.order_no);
+          up.executeUpdate();
+        }
+        // A final order leaves the reconciler's schedule; a pending one gets its next slot.
+        const domain::RechargeState state_now = change ? change->to : before.state;
+        const bool pending = state_now == domain::RechargeState::kNotPay ||
+                             state_now == domain::RechargeState::kUserPaying;
+        if (!pending || outcome.clear_next_check) {
+          if (before.next_check_at.has_value()) {
+            sql::PreparedStatement& up = c.Prepare(kSetNextCheck);
+            BindOptionalTime(up, 1, std::nullopt);
+            BindString(up, 2, outcome.order_no);
+            up.executeUpdate();
+          }
+        } else if (outcome.next_check_at) {
+          sql::PreparedStatement& up = c.Prepare(kSetNextCheck);
+          BindTime(up, 1, *outcome.next_check_at);
+          BindString(up, 2, outcome.order_no);
+          up.executeUpdate();
         }
 
         std::optional<domain::RechargeOrder> now =
-            FetchOrder(c, kSelectOrderForUpdate, change.order_no);
+            FetchOrder(c, kSelectOrderForUpdate, outcome.order_no);
         if (!now.has_value()) return absl::InternalError("order vanished inside the transaction");
         result.order = *std::move(now);
         if (!balance.has_value()) {
@@ -304,23 +412,94 @@ absl::StatusOr<domain::ApplyResult> MysqlRechargeRepository::ApplyStateChange(
         result.balance_fen = *balance;
         return absl::OkStatus();
       },
-      internal::Txn("apply state change"));
+      internal::Txn("record outcome"));
+  if (result.conflict || result.duplicate_notification) return result;
   if (!st.ok()) {
     if (absl::IsAlreadyExists(st)) {
       return absl::AlreadyExistsError(absl::StrCat(
-          "order ", change.order_no,
+          "order ", outcome.order_no,
           " already has a RECHARGE ledger row but is not marked credited; nothing changed (",
           st.message(), ")"));
     }
     return st;
   }
   if (result.credited_now) {
-    log::Info("storage.recharge_credited", {{"order_no", change.order_no},
+    log::Info("storage.recharge_credited", {{"order_no", outcome.order_no},
                                             {"user_id", result.order.user_id},
                                             {"amount_fen", result.order.amount_fen},
                                             {"balance_fen", result.balance_fen}});
   }
   return result;
+}
+
+absl::StatusOr<int> MysqlRechargeRepository::ScheduleNewOrders(absl::Duration first_delay,
+                                                               int limit) {
+  int scheduled = 0;
+  absl::Status st = RunInTransaction(
+      *pool_,
+      [&](Connection& c) {
+        sql::PreparedStatement& up = c.Prepare(kScheduleNew);
+        up.setInt64(1, absl::ToInt64Microseconds(first_delay));
+        up.setInt(2, limit);
+        scheduled = up.executeUpdate();
+        return absl::OkStatus();
+      },
+      internal::Txn("schedule new orders"));
+  if (!st.ok()) return st;
+  return scheduled;
+}
+
+absl::StatusOr<std::vector<domain::RechargeOrder>> MysqlRechargeRepository::ClaimDueOrders(
+    absl::Time now, absl::Duration lease, int limit) {
+  std::vector<domain::RechargeOrder> claimed;
+  absl::Status st = RunInTransaction(
+      *pool_,
+      [&](Connection& c) {
+        claimed.clear();
+        sql::PreparedStatement& q = c.Prepare(kSelectDueForUpdate);
+        BindTime(q, 1, now);
+        q.setInt(2, limit);
+        {
+          std::unique_ptr<sql::ResultSet> rs = Query(q);
+          while (rs->next()) claimed.push_back(ReadOrder(*rs));
+        }
+        const absl::Time until = internal::TruncateToMillis(now + lease);
+        for (domain::RechargeOrder& o : claimed) {
+          sql::PreparedStatement& up = c.Prepare(kClaim);
+          BindTime(up, 1, until);
+          BindString(up, 2, o.order_no);
+          up.executeUpdate();
+          o.next_check_at = until;
+          ++o.check_attempts;
+        }
+        return absl::OkStatus();
+      },
+      internal::Txn("claim due orders"));
+  if (!st.ok()) return st;
+  return claimed;
+}
+
+absl::StatusOr<domain::ScheduleStats> MysqlRechargeRepository::GetScheduleStats(absl::Time now) {
+  domain::ScheduleStats stats;
+  absl::Status st = WithConnection(
+      *pool_,
+      [&](Connection& c) {
+        stats = domain::ScheduleStats{};
+        sql::PreparedStatement& q = c.Prepare(kScheduleStats);
+        BindTime(q, 1, now);
+        std::unique_ptr<sql::ResultSet> rs = Query(q);
+        if (rs->next()) {
+          stats.overdue = rs->getInt64(1);
+          stats.oldest_due = GetOptionalTime(*rs, 2);
+        }
+        rs.reset();
+        std::unique_ptr<sql::ResultSet> un = Query(c.Prepare(kUnscheduledCount));
+        if (un->next()) stats.unscheduled = un->getInt64(1);
+        return absl::OkStatus();
+      },
+      "schedule stats");
+  if (!st.ok()) return st;
+  return stats;
 }
 
 }  // namespace orderquery::storage

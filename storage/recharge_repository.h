@@ -3,6 +3,7 @@
 #define ORDERQUERY_STORAGE_RECHARGE_REPOSITORY_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -15,7 +16,7 @@ namespace orderquery::storage {
 
 // Thread-safe; the pool must outlive it. Besides the codes domain::RechargeRepository
 // documents, every method answers UNAVAILABLE when the database cannot be reached.
-class MysqlRechargeRepository : public domain::RechargeRepository {
+class MysqlRechargeRepository : public domain::RechargeRepository, public domain::CheckSchedule {
  public:
   explicit MysqlRechargeRepository(ConnectionPool& pool) : pool_(&pool) {}
 
@@ -32,6 +33,15 @@ class MysqlRechargeRepository : public domain::RechargeRepository {
   // a ledger row for the order exists although the order is not marked credited (nothing is
   // changed then: the duplicate rolls the whole transaction back).
   absl::StatusOr<domain::ApplyResult> ApplyStateChange(const domain::StateChange& change) override;
+  // As the interface says; a change to a final state also takes the order off the schedule.
+  absl::StatusOr<domain::ApplyResult> RecordOutcome(const domain::QueryOutcome& outcome) override;
+
+  // domain::CheckSchedule (SELECT ... FOR UPDATE SKIP LOCKED: MariaDB 10.6+).
+  absl::StatusOr<int> ScheduleNewOrders(absl::Duration first_delay, int limit) override;
+  absl::StatusOr<std::vector<domain::RechargeOrder>> ClaimDueOrders(absl::Time now,
+                                                                    absl::Duration lease,
+                                                                    int limit) override;
+  absl::StatusOr<domain::ScheduleStats> GetScheduleStats(absl::Time now) override;
 
  private:
   ConnectionPool* pool_;

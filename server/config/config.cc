@@ -177,6 +177,42 @@ const std::vector<KeyDef<Config>>& TopKeys() {
       Str<Config>(
           "trade.default_merchant", "trade merchant used when a request names none",
           [](Config & c) -> auto& { return c.default_trade_merchant; }),
+      Str<Config>(
+          "notify.listen", "HTTP host:port for payment notifications (empty = off)",
+          [](Config & c) -> auto& { return c.notify.listen; }),
+      Int<Config>(
+          "notify.max_body_bytes", "largest notification body accepted (413 above)",
+          [](Config & c) -> auto& { return c.notify.max_body_bytes; }, 1024, 16 << 20),
+      Int<Config>(
+          "notify.threads", "notifications handled at once",
+          [](Config & c) -> auto& { return c.notify.threads; }, 1, 1024),
+      Int<Config>(
+          "notify.timeout_ms", "reading a notification request",
+          [](Config & c) -> auto& { return c.notify.timeout_ms; }, 100, 600000),
+      Bool<Config>(
+          "reconcile.enabled", "re-query pending recharge orders on a schedule",
+          [](Config & c) -> auto& { return c.reconcile.enabled; }),
+      Int<Config>(
+          "reconcile.first_delay_ms", "first check this long after an order is created",
+          [](Config & c) -> auto& { return c.reconcile.first_delay_ms; }, 0, 86400000),
+      List<Config>(
+          "reconcile.backoff_ms", "waits between later checks (comma list; the last repeats)",
+          [](Config & c) -> auto& { return c.reconcile.backoff_ms; }),
+      Int<Config>(
+          "reconcile.expire_after_ms", "after creation: close at the provider, ask once more",
+          [](Config & c) -> auto& { return c.reconcile.expire_after_ms; }, 1000, 2000000000),
+      Int<Config>(
+          "reconcile.interval_ms", "how often each replica looks for due orders",
+          [](Config & c) -> auto& { return c.reconcile.interval_ms; }, 10, 3600000),
+      Int<Config>(
+          "reconcile.lease_ms", "a claimed order stays with its replica this long",
+          [](Config & c) -> auto& { return c.reconcile.lease_ms; }, 100, 3600000),
+      Int<Config>(
+          "reconcile.batch", "orders claimed per sweep",
+          [](Config & c) -> auto& { return c.reconcile.batch; }, 1, 10000),
+      Int<Config>(
+          "reconcile.max_inflight", "provider calls the reconciler has out at once",
+          [](Config & c) -> auto& { return c.reconcile.max_inflight; }, 1, 1024),
   };
   return *keys;
 }
@@ -215,6 +251,12 @@ const std::vector<KeyDef<WechatMerchantConfig>>& WechatKeys() {
           [](W & m) -> auto& { return m.platform_cert_files; }),
       Str<W>(
           "base_url", "API base URL", [](W & m) -> auto& { return m.base_url; }),
+      Str<W>(
+          "apiv3_key", "APIv3 key, 32 bytes: decrypts notifications (secret)",
+          [](W & m) -> auto& { return m.apiv3_key; }, true),
+      Str<W>(
+          "apiv3_key_file", "file holding the APIv3 key",
+          [](W & m) -> auto& { return m.apiv3_key_file; }),
   };
   return *keys;
 }
@@ -385,6 +427,23 @@ absl::Status Validate(const Config& c) {
     }
     if (m.base_url.rfind("http://", 0) != 0 && m.base_url.rfind("https://", 0) != 0) {
       return KeyError(p + "base_url", "must start with http:// or https://");
+    }
+    if (!m.apiv3_key.empty() && m.apiv3_key.size() != 32) {
+      return KeyError(p + "apiv3_key", "must be 32 bytes (its value is not shown)");
+    }
+    if (!m.apiv3_key.empty() && !m.apiv3_key_file.empty()) {
+      return KeyError(p + "apiv3_key_file", "give apiv3_key or apiv3_key_file, not both");
+    }
+    if (auto s = CheckReadable(p + "apiv3_key_file", m.apiv3_key_file); !s.ok()) return s;
+  }
+  if (!c.notify.listen.empty() && c.notify.listen.find(':') == std::string::npos) {
+    return KeyError("notify.listen", "must be host:port");
+  }
+  if (c.reconcile.backoff_ms.empty()) return KeyError("reconcile.backoff_ms", "needs a value");
+  for (const std::string& b : c.reconcile.backoff_ms) {
+    int ms = 0;
+    if (!absl::SimpleAtoi(b, &ms) || ms < 10) {
+      return KeyError("reconcile.backoff_ms", "each wait is an integer of at least 10 ms");
     }
   }
   for (const auto& [name, m] : c.trade_merchants) {

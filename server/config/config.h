@@ -57,6 +57,9 @@ struct WechatMerchantConfig {
   std::string public_key_file;
   std::vector<std::string> platform_cert_files;  // certificate mode (several during rotation)
   std::string base_url = "https://api.mch.weixin.qq.com";
+  // APIv3 key: decrypts payment notifications (and downloaded certificates). Secret.
+  std::string apiv3_key;
+  std::string apiv3_key_file;
 };
 
 // A merchant of the aggregated-payment trade API (seed 001).
@@ -68,6 +71,26 @@ struct TradeMerchantConfig {
   std::string key;  // secret signing key
   std::string key_file;
   std::string sign_type = "MD5";  // MD5 | HMAC-SHA256
+};
+
+// The HTTP listener for provider notifications (POST /notify/wechat/{merchant}).
+struct NotifyConfig {
+  std::string listen;  // host:port; empty = no listener
+  int max_body_bytes = 64 * 1024;
+  int threads = 8;        // requests handled at once; more wait in the kernel's accept queue
+  int timeout_ms = 5000;  // reading a request, and the whole apply
+};
+
+// Reconciliation: pending recharge orders asked about without anybody calling.
+struct ReconcileConfig {
+  bool enabled = true;
+  int first_delay_ms = 60000;
+  std::vector<std::string> backoff_ms = {"120000", "300000", "600000", "1800000", "3600000"};
+  int expire_after_ms = 7200000;
+  int interval_ms = 5000;
+  int lease_ms = 60000;
+  int batch = 50;
+  int max_inflight = 4;
 };
 
 struct Config {
@@ -86,6 +109,8 @@ struct Config {
   std::map<std::string, WechatMerchantConfig> wechat_merchants;
   std::map<std::string, TradeMerchantConfig> trade_merchants;
   std::string default_trade_merchant;
+  NotifyConfig notify;
+  ReconcileConfig reconcile;
 };
 
 using Env = std::map<std::string, std::string>;

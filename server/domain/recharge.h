@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -42,6 +43,10 @@ struct RechargeOrder {
   bool credited = false;  // balance credited (exactly once)
   std::optional<absl::Time> last_queried_at;
   absl::Time created_at;
+  // The reconciler's schedule: when this pending order is next asked about without anybody
+  // calling (nullopt: not scheduled yet, or final), and how many scheduled checks were made.
+  std::optional<absl::Time> next_check_at;
+  int check_attempts = 0;
 };
 
 // One row of t_user_order_query_log: every upstream query, successful or not.
@@ -65,6 +70,42 @@ struct StateChange {
   std::string reason;  // recorded in t_recharge_order_log
   // Credit the balance (only set when `to` is kSuccess and every crediting check passed).
   bool credit = false;
+  // The row as the decision saw it. When set, the change is applied only if the locked row is
+  // still in this state (and credited flag): otherwise nothing is written and the caller
+  // re-reads and re-decides (ApplyResult::conflict). Unset only for administrative writes.
+  std::optional<RechargeState> from;
+  std::optional<bool> from_credited;
+};
+
+// A provider notification stored with the change it caused (its id is UNIQUE: a duplicate
+// delivery has no second effect).
+struct NotificationRecord {
+  std::string id;  // the provider's notification id
+  std::string provider;
+  std::string merchant;
+  std::string event_type;
+  std::string order_no;
+  std::string trade_state;
+  std::string body;  // exactly as received (WeChat's resource stays encrypted in it)
+};
+
+// Everything one answer about an order writes, in one transaction (so no reader ever sees the
+// refresh interval started beside the old state, and no query-log row is lost or doubled).
+struct QueryOutcome {
+  std::string order_no;
+  std::optional<QueryLogEntry> query_log;
+  std::optional<NotificationRecord> notification;
+  std::optional<StateChange> change;
+  // The row as the caller read it; when set and the locked row differs, nothing is written
+  // (ApplyResult::conflict), also when there is no change (the answer was decided on it).
+  std::optional<RechargeState> expect_state;
+  std::optional<bool> expect_credited;
+  // Starts the refresh interval: only when the database now says what the provider said.
+  std::optional<absl::Time> queried_at;
+  // The reconciler's next check: a time, or clear it (final order, nothing more to ask).
+  std::optional<absl::Time> next_check_at;
+  bool clear_next_check = false;
+  bool count_check_attempt = false;
 };
 
 struct ApplyResult {
@@ -72,6 +113,11 @@ struct ApplyResult {
   bool credited_now = false;   // this call credited the balance
   RechargeOrder order;         // the order after the change
   int64_t balance_fen = 0;     // the user's balance after the change
+  // The row was no longer in change.from: nothing at all was written (not the query log, not
+  // the notification); `order` is the row as it is now, for the caller to decide again.
+  bool conflict = false;
+  // The notification's id was stored already: nothing was written, the delivery is a duplicate.
+  bool duplicate_notification = false;
 };
 
 class RechargeRepository {
@@ -94,6 +140,34 @@ class RechargeRepository {
   // Any number of concurrent callers, from any number of processes, credit once.
   // Retries on deadlock; NOT_FOUND if the order does not exist.
   virtual absl::StatusOr<ApplyResult> ApplyStateChange(const StateChange& change) = 0;
+  // Writes an outcome in one transaction: the query-log row, the notification row, the change
+  // (as ApplyStateChange, compare-and-set on change.from), the refresh interval and the
+  // reconciler schedule. A conflict or a duplicate notification writes nothing and is OK.
+  // NOT_FOUND if the order does not exist (nothing written then either).
+  virtual absl::StatusOr<ApplyResult> RecordOutcome(const QueryOutcome& outcome) = 0;
+};
+
+// What the reconciler's schedule looks like now (for its lag figure and log line).
+struct ScheduleStats {
+  int64_t overdue = 0;                   // pending orders whose check is due and not claimed
+  std::optional<absl::Time> oldest_due;  // the oldest of those: now - this = the lag
+  int64_t unscheduled = 0;               // pending orders not yet given a first check
+};
+
+// The reconciler's durable schedule, kept in the database and shared by every replica.
+class CheckSchedule {
+ public:
+  virtual ~CheckSchedule() = default;
+  // Gives up to `limit` pending orders that have no check yet their first one, first_delay after
+  // they were created. Returns how many.
+  virtual absl::StatusOr<int> ScheduleNewOrders(absl::Duration first_delay, int limit) = 0;
+  // Claims up to `limit` pending orders due at `now`, skipping rows another replica holds, and
+  // pushes each one's next check to now + lease (counting the attempt): no other replica takes
+  // it before that, and if this one dies the order comes due again when the lease lapses.
+  virtual absl::StatusOr<std::vector<RechargeOrder>> ClaimDueOrders(absl::Time now,
+                                                                    absl::Duration lease,
+                                                                    int limit) = 0;
+  virtual absl::StatusOr<ScheduleStats> GetScheduleStats(absl::Time now) = 0;
 };
 
 }  // namespace orderquery::domain

@@ -1,6 +1,7 @@
 #include "server/domain/recharge_policy.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/domain/lifecycle.h"
 
 namespace orderquery::domain {
 
@@ -59,12 +60,22 @@ std::string CreditCheck(const RechargeOrder& order, const UpstreamTransaction& t
     return absl::StrCat("paid total ", tx.total_fen, " fen differs from order amount ",
                         order.amount_fen, " fen");
   }
+  if (tx.currency != "CNY") {
+    return absl::StrCat("paid currency '", tx.currency, "' is not CNY");
+  }
+  if (!tx.payer_total_fen.has_value()) return "paid reply carries no payer_total";
+  if (*tx.payer_total_fen > tx.total_fen) {
+    return absl::StrCat("payer_total ", *tx.payer_total_fen, " fen is above total ", tx.total_fen,
+                        " fen");
+  }
   if (tx.mchid != order.mchid) {
     return absl::StrCat("reply mchid ", tx.mchid, " differs from order mchid ", order.mchid);
   }
-  if (!order.sub_mchid.empty() && tx.sub_mchid != order.sub_mchid) {
-    return absl::StrCat("reply sub_mchid ", tx.sub_mchid, " differs from order sub_mchid ",
-                        order.sub_mchid);
+  // Always compared: direct mode has none on either side; a partner-mode order is the
+  // sub-merchant's, never "any sub-merchant of that provider".
+  if (tx.sub_mchid != order.sub_mchid) {
+    return absl::StrCat("reply sub_mchid '", tx.sub_mchid, "' differs from order sub_mchid '",
+                        order.sub_mchid, "'");
   }
   if (tx.appid != order.appid) {
     return absl::StrCat("reply appid ", tx.appid, " differs from order appid ", order.appid);
@@ -83,15 +94,26 @@ Decision Decide(const RechargeOrder& order, const UpstreamTransaction& tx) {
     return d;
   }
   d.code = CodeForState(to);
+  bool checks_passed = false;
   if (to == RechargeState::kSuccess) {
     d.mismatch = CreditCheck(order, tx);
     if (!d.mismatch.empty()) {
       d.code = ResultCode::kUnknown;
       return d;
     }
+    checks_passed = true;
   }
-  if (to == order.state && !(to == RechargeState::kSuccess && !order.credited)) {
-    return d;  // nothing new
+  switch (CheckMove(order.state, to, checks_passed)) {
+    case Move::kRefused:
+      // A lagging or conflicting reply never moves a final state back: our record stands.
+      d.code = CodeForState(order.state);
+      d.refused_move = MoveName(order.state, to);
+      return d;
+    case Move::kSame:
+      if (!(to == RechargeState::kSuccess && !order.credited)) return d;  // nothing new
+      break;
+    case Move::kAllowed:
+      break;
   }
   StateChange c;
   c.order_no = order.order_no;
@@ -101,6 +123,17 @@ Decision Decide(const RechargeOrder& order, const UpstreamTransaction& tx) {
   c.paid_at = tx.success_time;
   c.credit = to == RechargeState::kSuccess;
   c.reason = absl::StrCat("wechat trade_state ", tx.trade_state);
+  c.from = order.state;
+  c.from_credited = order.credited;
+  d.late_payment = to == RechargeState::kSuccess && !IsPending(order.state) &&
+                   order.state != RechargeState::kSuccess;
+  if (d.late_payment) {
+    c.reason = absl::StrCat("late payment: wechat trade_state SUCCESS after ",
+                            RechargeStateName(order.state));
+  }
+  if (order.state == RechargeState::kSuccess && to == RechargeState::kRefund && order.credited) {
+    c.reason = "wechat trade_state REFUND after a credit: balance kept, the refund owner debits it";
+  }
   d.change = std::move(c);
   return d;
 }

@@ -38,6 +38,8 @@ struct UpstreamTransaction {
   std::string mchid;        // mchid (direct) or sp_mchid (partner)
   std::string sub_mchid;    // partner mode
   int64_t total_fen = 0;    // amount.total
+  std::optional<int64_t> payer_total_fen;  // amount.payer_total: what the user paid
+  std::string currency;                    // amount.currency (CNY)
   std::string transaction_id;
   std::optional<absl::Time> success_time;
 };
@@ -48,11 +50,17 @@ struct Decision {
   std::optional<StateChange> change;
   // Set when a paid reply failed a crediting check: logged at error level, nothing credited.
   std::string mismatch;
+  // Set ("SUCCESS->CLOSED") when the reply would move a final state where the state machine
+  // forbids: nothing is written, the answer is what the database holds, it is logged and counted.
+  std::string refused_move;
+  // A verified payment of an order we hold as CLOSED/REVOKED/PAYERROR: credited, logged at warning.
+  bool late_payment = false;
 };
 
 // Decides for `order` (owned by the caller's user and appid) given WeChat's verified reply.
-// Credit only when WeChat says SUCCESS, the paid total equals the order amount, the reply is
-// for this order and the mchid/appid match what the order was placed with.
+// Credit only when WeChat says SUCCESS, the paid total equals the order amount, the currency is
+// CNY, the payer total is present and not above the total, the reply is for this order and the
+// mchid/sub_mchid/appid match what the order was placed with. Moves follow lifecycle.h.
 Decision Decide(const RechargeOrder& order, const UpstreamTransaction& tx);
 
 }  // namespace orderquery::domain

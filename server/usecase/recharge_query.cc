@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 #include "server/common/validation.h"
+#include "server/domain/lifecycle.h"
 
 namespace orderquery::usecase {
 
@@ -99,6 +100,139 @@ void RechargeQuery::AfterLoad(const RechargeQueryRequest& req, const domain::Ses
       });
 }
 
+const char* SourceName(Source s) {
+  switch (s) {
+    case Source::kQuery:
+      return "query";
+    case Source::kNotification:
+      return "notification";
+    case Source::kReconciler:
+      return "reconciler";
+  }
+  return "query";
+}
+
+namespace {
+
+// A race lost this many times in a row means something keeps moving the row: give up loudly.
+constexpr int kMaxDecideAttempts = 5;
+
+}  // namespace
+
+absl::StatusOr<Applied> RechargeQuery::ApplyAnswer(domain::RechargeOrder order,
+                                                   const domain::UpstreamTransaction& tx,
+                                                   domain::QueryOutcome base, Source source) {
+  for (int attempt = 1; attempt <= kMaxDecideAttempts; ++attempt) {
+    domain::Decision d = domain::Decide(order, tx);
+    domain::QueryOutcome outcome = base;
+    outcome.order_no = order.order_no;
+    outcome.expect_state = order.state;
+    outcome.expect_credited = order.credited;
+    if (d.change) {
+      d.change->reason = absl::StrCat(d.change->reason, " (", SourceName(source), ")");
+      outcome.change = d.change;
+    }
+    // The refresh interval starts only with what the provider said written beside it.
+    if (d.code != ResultCode::kUnknown) outcome.queried_at = clock_();
+    auto r = repo_->RecordOutcome(outcome);
+    if (!r.ok()) return r.status();
+    if (r->conflict) {
+      counters_.lost_races.fetch_add(1);
+      log::Info("recharge_race_lost", {{"order_no", order.order_no},
+                                       {"decided_on", domain::RechargeStateName(order.state)},
+                                       {"now", domain::RechargeStateName(r->order.state)},
+                                       {"source", SourceName(source)}});
+      order = r->order;
+      continue;
+    }
+    Applied a;
+    a.duplicate_notification = r->duplicate_notification;
+    if (a.duplicate_notification) return a;
+    a.code = d.code;
+    a.order = r->order;
+    a.balance_fen = r->balance_fen;
+    a.credited_now = r->credited_now;
+    a.refused_move = d.refused_move;
+    a.mismatch = d.mismatch;
+    if (!d.mismatch.empty()) {
+      counters_.refused_credits.fetch_add(1);
+      log::Error("recharge_credit_refused", {{"order_no", order.order_no},
+                                             {"trade_state", tx.trade_state},
+                                             {"reason", d.mismatch},
+                                             {"source", SourceName(source)}});
+    }
+    if (!d.refused_move.empty()) {
+      counters_.refused_moves.fetch_add(1);
+      log::Warn(
+          "recharge_move_refused",
+          {{"order_no", order.order_no}, {"move", d.refused_move}, {"source", SourceName(source)}});
+    }
+    if (d.change && order.state == domain::RechargeState::kSuccess &&
+        d.change->to == domain::RechargeState::kRefund && order.credited && r->state_changed) {
+      counters_.refunds_after_credit.fetch_add(1);
+      log::Warn("recharge_refund_after_credit", {{"order_no", order.order_no},
+                                                 {"user_id", order.user_id},
+                                                 {"amount_fen", order.amount_fen},
+                                                 {"balance", "kept; the refund owner debits it"},
+                                                 {"source", SourceName(source)}});
+    }
+    if (r->credited_now) {
+      counters_.credits.fetch_add(1);
+      counters_.credited_fen.fetch_add(order.amount_fen);
+      if (d.late_payment) {
+        counters_.late_credits.fetch_add(1);
+        log::Warn("recharge_late_payment_credited",
+                  {{"order_no", order.order_no},
+                   {"was", domain::RechargeStateName(order.state)},
+                   {"amount_fen", order.amount_fen},
+                   {"source", SourceName(source)}});
+      }
+      log::Info("recharge_credited", {{"order_no", order.order_no},
+                                      {"user_id", order.user_id},
+                                      {"amount_fen", order.amount_fen},
+                                      {"balance_fen", r->balance_fen},
+                                      {"source", SourceName(source)}});
+    }
+    return a;
+  }
+  return absl::AbortedError(absl::StrCat("order ", order.order_no, " kept changing under us ",
+                                         kMaxDecideAttempts, " times; nothing written, retry"));
+}
+
+absl::StatusOr<Applied> RechargeQuery::CloseLocally(domain::RechargeOrder order,
+                                                    const std::string& reason,
+                                                    domain::QueryOutcome base) {
+  for (int attempt = 1; attempt <= kMaxDecideAttempts; ++attempt) {
+    domain::QueryOutcome outcome = base;
+    outcome.order_no = order.order_no;
+    outcome.expect_state = order.state;
+    outcome.expect_credited = order.credited;
+    const domain::Move move = domain::CheckMove(order.state, domain::RechargeState::kClosed, false);
+    if (move == domain::Move::kAllowed) {
+      domain::StateChange c;
+      c.order_no = order.order_no;
+      c.to = domain::RechargeState::kClosed;
+      c.from = order.state;
+      c.from_credited = order.credited;
+      c.reason = reason;
+      outcome.change = c;
+    }
+    auto r = repo_->RecordOutcome(outcome);
+    if (!r.ok()) return r.status();
+    if (r->conflict) {
+      counters_.lost_races.fetch_add(1);
+      order = r->order;
+      continue;
+    }
+    Applied a;
+    a.order = r->order;
+    a.balance_fen = r->balance_fen;
+    a.code = domain::CodeForState(r->order.state);
+    return a;
+  }
+  return absl::AbortedError(absl::StrCat("order ", order.order_no, " kept changing under us"));
+}
+
 void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time started,
                                absl::StatusOr<domain::UpstreamTransaction> reply) {
   domain::QueryLogEntry entry;
@@ -112,23 +246,19 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
     entry.error_code = upstream_->ErrorCode(reply.status());
     if (entry.error_code.empty())
       entry.error_code = absl::StatusCodeToString(reply.status().code());
-    entry.error_message = std::string(reply.status().message().substr(0, 250));
+    entry.error_message = std::string(reply.status().message());
   }
-  if (absl::Status s = repo_->AppendQueryLog(entry); !s.ok()) {
-    log::Error("query_log_write_failed", {{"order_no", order.order_no}, {"error", s.ToString()}});
-  }
-  // The refresh interval lets later calls answer from the database, so it may only start when
-  // the database now says what WeChat said: never after a failure, a not-found, an unknown
-  // state or a paid reply that failed the crediting checks.
-  auto mark_asked = [&] {
-    if (absl::Status s = repo_->TouchLastQueried(order.order_no, clock_()); !s.ok()) {
-      log::Warn("touch_last_queried_failed",
-                {{"order_no", order.order_no}, {"error", s.ToString()}});
-    }
-  };
+  domain::QueryOutcome base;
+  base.order_no = order.order_no;
+  base.query_log = entry;
 
   absl::StatusOr<RechargeQueryResult> result;
   if (!reply.ok()) {
+    // Only the query-log row: the refresh interval never starts on a failure or a not-found.
+    if (auto r = repo_->RecordOutcome(base); !r.ok()) {
+      log::Error("query_log_write_failed",
+                 {{"order_no", order.order_no}, {"error", r.status().ToString()}});
+    }
     if (absl::IsNotFound(reply.status())) {
       // WeChat does not know the order: answer 2047, keep the local state (a late payment must
       // still be credited when it shows up).
@@ -142,37 +272,20 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
     return;
   }
 
-  domain::Decision d = domain::Decide(order, *reply);
-  if (d.code != ResultCode::kUnknown) mark_asked();
-  if (!d.mismatch.empty()) {
-    log::Error("recharge_credit_refused", {{"order_no", order.order_no},
-                                           {"trade_state", reply->trade_state},
-                                           {"reason", d.mismatch}});
-  }
-  if (d.change) {
-    auto applied = repo_->ApplyStateChange(*d.change);
-    if (!applied.ok()) {
-      log::Error("recharge_apply_failed",
-                 {{"order_no", order.order_no}, {"error", applied.status().ToString()}});
-      result = applied.status();
-    } else {
-      if (applied->credited_now) {
-        log::Info("recharge_credited", {{"order_no", order.order_no},
-                                        {"user_id", order.user_id},
-                                        {"amount_fen", order.amount_fen},
-                                        {"balance_fen", applied->balance_fen}});
-      }
-      RechargeQueryResult r;
-      r.code = d.code;
-      r.order = applied->order;
-      r.balance_fen = applied->balance_fen;
-      r.asked_upstream = true;
-      result = r;
-    }
+  auto applied = ApplyAnswer(order, *reply, base, Source::kQuery);
+  if (!applied.ok()) {
+    log::Error("recharge_apply_failed",
+               {{"order_no", order.order_no}, {"error", applied.status().ToString()}});
+    result = applied.status();
   } else {
-    domain::RechargeOrder seen = order;
-    seen.trade_state = reply->trade_state;
-    result = Answer(d.code, seen.user_id, std::move(seen), true);
+    RechargeQueryResult r;
+    r.code = applied->code;
+    r.order = applied->order;
+    // The answer shows what WeChat said, unless that was a move the lifecycle refused.
+    if (applied->refused_move.empty()) r.order->trade_state = reply->trade_state;
+    r.balance_fen = applied->balance_fen;
+    r.asked_upstream = true;
+    result = r;
   }
   coalescer_.Complete(order.order_no, result);
 }

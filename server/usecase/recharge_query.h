@@ -6,6 +6,8 @@
 #ifndef ORDERQUERY_SERVER_USECASE_RECHARGE_QUERY_H_
 #define ORDERQUERY_SERVER_USECASE_RECHARGE_QUERY_H_
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -19,9 +21,10 @@
 
 namespace orderquery::usecase {
 
-// Asks the payment provider for an order's transaction. Failure statuses follow
-// payment/wechat/errors.h: NOT_FOUND = the provider does not know the order; others are
-// failures (RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED, ...).
+// Asks the payment provider for an order's transaction (the order-status port). Failure
+// statuses: NOT_FOUND = the provider does not know the order; others are failures
+// (RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED, FAILED_PRECONDITION for a
+// merchant misconfiguration, ...).
 class TransactionQuerier {
  public:
   virtual ~TransactionQuerier() = default;
@@ -29,6 +32,42 @@ class TransactionQuerier {
                      std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) = 0;
   // The provider's error code behind a failure, for the query log ("" when none).
   virtual std::string ErrorCode(const absl::Status& status) const = 0;
+};
+
+// Closes an unpaid order at the provider (the reconciler, at expiry). OK when closed;
+// FAILED_PRECONDITION with IsAlreadyPaid() when the provider refuses because it is paid.
+class OrderCloser {
+ public:
+  virtual ~OrderCloser() = default;
+  virtual void Close(const domain::RechargeOrder& order, absl::Time deadline,
+                     std::function<void(absl::Status)> done) = 0;
+  virtual bool IsAlreadyPaid(const absl::Status& status) const = 0;
+};
+
+// Who learned what we are applying (logs, order-log reasons).
+enum class Source { kQuery, kNotification, kReconciler };
+const char* SourceName(Source s);
+
+// What applying one provider answer concluded.
+struct Applied {
+  domain::ResultCode code = domain::ResultCode::kUnknown;
+  domain::RechargeOrder order;  // as the database holds it now
+  int64_t balance_fen = 0;
+  bool credited_now = false;
+  bool duplicate_notification = false;
+  std::string refused_move;  // set when the answer would have moved a final state back
+  std::string mismatch;      // set when a paid answer failed a crediting check
+};
+
+// Counts the lifecycle events operators watch (the metrics endpoint reads them).
+struct LifecycleCounters {
+  std::atomic<int64_t> credits{0};
+  std::atomic<int64_t> credited_fen{0};
+  std::atomic<int64_t> late_credits{0};
+  std::atomic<int64_t> refused_moves{0};
+  std::atomic<int64_t> refused_credits{0};
+  std::atomic<int64_t> refunds_after_credit{0};
+  std::atomic<int64_t> lost_races{0};
 };
 
 struct RechargeQueryRequest {
@@ -58,6 +97,21 @@ class RechargeQuery {
   // `done` runs exactly once, on an executor thread (or inline for a rejected request).
   void Run(RechargeQueryRequest req, Done done);
 
+  // Decides on `order` given the provider's verified answer and writes the decision together
+  // with `base` (query-log row, notification, schedule) in one transaction. A lost race (the
+  // row moved since `order` was read) re-reads and decides again. Blocking: call it on a thread
+  // that may wait for the database.
+  absl::StatusOr<Applied> ApplyAnswer(domain::RechargeOrder order,
+                                      const domain::UpstreamTransaction& tx,
+                                      domain::QueryOutcome base, Source source);
+  // Moves a pending order to CLOSED on our own authority (expired, closed at the provider,
+  // which did not report it paid). Same transaction and race rules as ApplyAnswer.
+  absl::StatusOr<Applied> CloseLocally(domain::RechargeOrder order, const std::string& reason,
+                                       domain::QueryOutcome base);
+
+  const LifecycleCounters& counters() const { return counters_; }
+  absl::Time Now() const { return clock_(); }
+
  private:
   struct Outcome;  // what one upstream query concluded, shared by coalesced callers
   void AfterLoad(const RechargeQueryRequest& req, const domain::Session& session,
@@ -75,6 +129,7 @@ class RechargeQuery {
   absl::Duration refresh_interval_;
   Clock clock_;
   Coalescer<RechargeQueryResult> coalescer_;
+  LifecycleCounters counters_;
 };
 
 }  // namespace orderquery::usecase

@@ -23,11 +23,17 @@ using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-const std::vector<std::string> kSchemaTables = {"schema_migrations",    "t_recharge_order",
-                                                "t_recharge_order_log", "t_trade_order",
-                                                "t_trade_order_goods",  "t_user",
-                                                "t_user_amount_log",    "t_user_order_query_log",
-                                                "t_user_session",       "t_vehicle_transaction"};
+const std::vector<std::string> kSchemaTables = {"schema_migrations",
+                                                "t_payment_notification",
+                                                "t_recharge_order",
+                                                "t_recharge_order_log",
+                                                "t_trade_order",
+                                                "t_trade_order_goods",
+                                                "t_user",
+                                                "t_user_amount_log",
+                                                "t_user_order_query_log",
+                                                "t_user_session",
+                                                "t_vehicle_transaction"};
 
 // Statements that fail or double up if they run twice, so that "applied once" is observable.
 std::vector<Migration> ProbeMigrations() {
@@ -60,11 +66,13 @@ class MigrationsTest : public storage_test::StorageTest {
 
 TEST_F(MigrationsTest, EmbeddedMigrationsAreOrderedNamedAndChecksummed) {
   const std::vector<Migration>& all = EmbeddedMigrations();
-  ASSERT_EQ(all.size(), 2u);
+  ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[0].version, 1);
   EXPECT_EQ(all[0].name, "init");
   EXPECT_EQ(all[1].version, 2);
   EXPECT_EQ(all[1].name, "upstream_snapshots");
+  EXPECT_EQ(all[2].version, 3);
+  EXPECT_EQ(all[2].name, "payment_lifecycle");
   for (const Migration& m : all) {
     EXPECT_THAT(m.sql, HasSubstr("CREATE TABLE IF NOT EXISTS"));
     EXPECT_EQ(m.checksum, MakeMigration(m.version, m.name, m.sql).checksum);
@@ -80,7 +88,7 @@ TEST_F(MigrationsTest, AppliesToAnEmptyDatabase) {
   OQ_ASSERT_OK(ApplyMigrations(pool()));
 
   EXPECT_THAT(Tables(), ElementsAreArray(kSchemaTables));
-  EXPECT_EQ(OQ_UNWRAP(SchemaVersion(pool())), 2);
+  EXPECT_EQ(OQ_UNWRAP(SchemaVersion(pool())), 3);
   std::vector<AppliedMigration> applied = Applied();
   ASSERT_EQ(applied.size(), EmbeddedMigrations().size());
   for (size_t i = 0; i < applied.size(); ++i) {
@@ -94,7 +102,7 @@ TEST_F(MigrationsTest, AppliesToAnEmptyDatabase) {
 TEST_F(MigrationsTest, ReapplyingIsANoOp) {
   OQ_ASSERT_OK(ApplyMigrations(pool()));
   std::vector<AppliedMigration> first = Applied();
-  ASSERT_EQ(first.size(), 2u);
+  ASSERT_EQ(first.size(), 3u);
   absl::SleepFor(absl::Milliseconds(20));  // a re-run would record a later applied_at
 
   OQ_ASSERT_OK(ApplyMigrations(pool()));
@@ -138,17 +146,17 @@ TEST_F(MigrationsTest, ConcurrentAppliersApplyEachMigrationOnce) {
   for (std::thread& t : threads) t.join();
   for (const absl::Status& st : results) EXPECT_TRUE(st.ok()) << st;
 
-  EXPECT_THAT(AppliedVersions(), ElementsAre(1, 2, 101, 102));
+  EXPECT_THAT(AppliedVersions(), ElementsAre(1, 2, 3, 101, 102));
   EXPECT_EQ(Tables().size(), kSchemaTables.size() + 1);  // + probe
   // Each probe migration inserted one row: a second run would have added more (or failed).
   EXPECT_EQ(OQ_UNWRAP(admin::CountRows(pool(), "probe")), 2);
   std::vector<AppliedMigration> applied = Applied();
-  ASSERT_EQ(applied.size(), 4u);
-  EXPECT_EQ(applied[2].checksum, all[2].checksum);
+  ASSERT_EQ(applied.size(), 5u);
   EXPECT_EQ(applied[3].checksum, all[3].checksum);
+  EXPECT_EQ(applied[4].checksum, all[4].checksum);
   // A second round finds nothing to do.
   OQ_EXPECT_OK(ApplyMigrations(*pools[0], all));
-  EXPECT_THAT(AppliedVersions(), ElementsAre(1, 2, 101, 102));
+  EXPECT_THAT(AppliedVersions(), ElementsAre(1, 2, 3, 101, 102));
   EXPECT_EQ(OQ_UNWRAP(admin::CountRows(pool(), "probe")), 2);
 }
 

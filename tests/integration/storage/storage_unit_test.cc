@@ -40,15 +40,21 @@ TEST(SplitSqlStatementsTest, SemicolonInsideALineDoesNotSplit) {
 
 TEST(SplitSqlStatementsTest, EmbeddedMigrationsSplitIntoTheirTables) {
   const std::vector<Migration>& all = EmbeddedMigrations();
-  ASSERT_EQ(all.size(), 2u);
+  ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(SplitSqlStatements(all[0].sql).size(), 6u);  // the five seed tables + sessions
   EXPECT_EQ(SplitSqlStatements(all[1].sql).size(), 3u);  // vehicle, trade order, goods
-  for (const Migration& m : all) {
-    for (const std::string& st : SplitSqlStatements(m.sql)) {
+  for (size_t i = 0; i < 2; ++i) {
+    for (const std::string& st : SplitSqlStatements(all[i].sql)) {
       EXPECT_THAT(st, HasSubstr("CREATE TABLE IF NOT EXISTS"));
       EXPECT_THAT(st, HasSubstr("ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"));
     }
   }
+  // The lifecycle: schedule columns, their index, the notifications table; each idempotent.
+  std::vector<std::string> lifecycle = SplitSqlStatements(all[2].sql);
+  ASSERT_EQ(lifecycle.size(), 3u);
+  EXPECT_THAT(lifecycle[0], HasSubstr("ADD COLUMN IF NOT EXISTS next_check_at"));
+  EXPECT_THAT(lifecycle[1], HasSubstr("CREATE INDEX IF NOT EXISTS idx_recharge_order_due"));
+  EXPECT_THAT(lifecycle[2], HasSubstr("CREATE TABLE IF NOT EXISTS t_payment_notification"));
 }
 
 struct ErrorCase {

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "server/domain/lifecycle.h"
 
 namespace orderquery::domain {
 namespace {
@@ -25,6 +26,8 @@ UpstreamTransaction Reply(const std::string& state) {
   t.appid = "wxd678efh567hg6787";
   t.mchid = "1230000109";
   t.total_fen = 1000;
+  t.payer_total_fen = 1000;
+  t.currency = "CNY";
   t.transaction_id = state == "SUCCESS" ? "4200000001201906031234567890" : "";
   return t;
 }
@@ -140,6 +143,124 @@ TEST(StatesTest, FinalStatesAndNames) {
   EXPECT_TRUE(ParseRechargeState("PAYERROR", &s));
   EXPECT_EQ(s, RechargeState::kPayError);
   EXPECT_FALSE(ParseRechargeState("paid", &s));
+}
+
+// The lifecycle: every (stored state, credited, reply) pair against the state machine table.
+TEST(LifecycleTest, EveryStoredStateAgainstEveryReply) {
+  const RechargeState kStates[] = {RechargeState::kNotPay,  RechargeState::kUserPaying,
+                                   RechargeState::kSuccess, RechargeState::kRefund,
+                                   RechargeState::kClosed,  RechargeState::kRevoked,
+                                   RechargeState::kPayError};
+  for (RechargeState from : kStates) {
+    for (RechargeState to : kStates) {
+      for (bool credited : {false, true}) {
+        if (credited && from != RechargeState::kSuccess && from != RechargeState::kRefund) continue;
+        RechargeOrder o = Order();
+        o.state = from;
+        o.credited = credited;
+        const std::string name(RechargeStateName(to));
+        Decision d = Decide(o, Reply(name));
+        SCOPED_TRACE(MoveName(from, to) + (credited ? " credited" : ""));
+        const bool pending = from == RechargeState::kNotPay || from == RechargeState::kUserPaying;
+        const bool closed_like = from == RechargeState::kClosed ||
+                                 from == RechargeState::kRevoked ||
+                                 from == RechargeState::kPayError;
+        bool allowed;
+        if (from == to) {
+          allowed = false;
+        } else if (pending) {
+          allowed = true;
+        } else if (from == RechargeState::kSuccess) {
+          allowed = to == RechargeState::kRefund;
+        } else if (closed_like) {
+          allowed = to == RechargeState::kSuccess;
+        } else {
+          allowed = false;  // REFUND moves nowhere
+        }
+        const bool uncredited_success =
+            from == RechargeState::kSuccess && to == RechargeState::kSuccess && !credited;
+        if (allowed || uncredited_success) {
+          ASSERT_TRUE(d.change.has_value());
+          EXPECT_EQ(d.change->to, to);
+          EXPECT_EQ(d.change->credit, to == RechargeState::kSuccess);
+          ASSERT_TRUE(d.change->from.has_value());
+          EXPECT_EQ(*d.change->from, from);
+          EXPECT_EQ(d.code, CodeForState(to));
+          EXPECT_TRUE(d.refused_move.empty());
+          EXPECT_EQ(d.late_payment, closed_like && to == RechargeState::kSuccess);
+        } else if (from == to) {
+          EXPECT_FALSE(d.change.has_value());
+          EXPECT_EQ(d.code, CodeForState(to));
+          EXPECT_TRUE(d.refused_move.empty());
+        } else {
+          // Refused: nothing written, our record answers, the move is named for the log.
+          EXPECT_FALSE(d.change.has_value());
+          EXPECT_EQ(d.code, CodeForState(from));
+          EXPECT_EQ(d.refused_move, MoveName(from, to));
+        }
+      }
+    }
+  }
+}
+
+TEST(LifecycleTest, LaggingClosedAfterCreditChangesNothing) {
+  RechargeOrder o = Order();
+  o.state = RechargeState::kSuccess;
+  o.credited = true;
+  Decision d = Decide(o, Reply("CLOSED"));
+  EXPECT_FALSE(d.change.has_value());
+  EXPECT_EQ(d.code, ResultCode::kSuccess);
+  EXPECT_EQ(d.refused_move, "SUCCESS->CLOSED");
+}
+
+TEST(LifecycleTest, ClosedOrderRevivesOnlyOnAPaidReplyThatPassesEveryCheck) {
+  RechargeOrder o = Order();
+  o.state = RechargeState::kClosed;
+  UpstreamTransaction bad = Reply("SUCCESS");
+  bad.total_fen = 1;
+  Decision d = Decide(o, bad);
+  EXPECT_FALSE(d.change.has_value());
+  EXPECT_FALSE(d.mismatch.empty());
+  d = Decide(o, Reply("SUCCESS"));
+  ASSERT_TRUE(d.change.has_value());
+  EXPECT_TRUE(d.change->credit);
+  EXPECT_TRUE(d.late_payment);
+  EXPECT_NE(d.change->reason.find("late payment"), std::string::npos);
+}
+
+TEST(LifecycleTest, NewCreditChecks) {
+  struct Case {
+    const char* name;
+    void (*mutate)(UpstreamTransaction*);
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"currency", [](UpstreamTransaction* t) { t->currency = "USD"; }, "not CNY"},
+      {"no currency", [](UpstreamTransaction* t) { t->currency.clear(); }, "not CNY"},
+      {"no payer_total", [](UpstreamTransaction* t) { t->payer_total_fen.reset(); },
+       "no payer_total"},
+      {"payer_total above", [](UpstreamTransaction* t) { t->payer_total_fen = 1001; },
+       "payer_total 1001 fen is above total 1000 fen"},
+      {"sub_mchid on a direct order", [](UpstreamTransaction* t) { t->sub_mchid = "1900000109"; },
+       "sub_mchid"},
+  };
+  for (const auto& c : cases) {
+    UpstreamTransaction t = Reply("SUCCESS");
+    c.mutate(&t);
+    Decision d = Decide(Order(), t);
+    EXPECT_EQ(d.code, ResultCode::kUnknown) << c.name;
+    EXPECT_FALSE(d.change.has_value()) << c.name;
+    EXPECT_NE(d.mismatch.find(c.expect), std::string::npos) << c.name << ": " << d.mismatch;
+  }
+  // A discount leaves payer_total below total: still credited (the order amount was paid).
+  UpstreamTransaction t = Reply("SUCCESS");
+  t.payer_total_fen = 900;
+  EXPECT_TRUE(Decide(Order(), t).change.has_value());
+  // A partner-mode order with an empty sub_mchid never matches a sub-merchant's payment.
+  RechargeOrder partner = Order();
+  t = Reply("SUCCESS");
+  t.sub_mchid = "1900000109";
+  EXPECT_FALSE(Decide(partner, t).change.has_value());
 }
 
 }  // namespace

@@ -66,6 +66,39 @@ class FakeRepo : public domain::RechargeRepository {
     r.balance_fen = balances[o.user_id];
     return r;
   }
+  // The same contract as the MySQL repository, in memory: compare-and-set on the row as read,
+  // then the query log, the change, the refresh interval, all or nothing.
+  absl::StatusOr<domain::ApplyResult> RecordOutcome(const domain::QueryOutcome& out) override {
+    std::lock_guard<std::mutex> l(mu);
+    auto it = orders.find(out.order_no);
+    if (it == orders.end()) return absl::NotFoundError("no order");
+    RechargeOrder& o = it->second;
+    domain::ApplyResult r;
+    if ((out.expect_state && o.state != *out.expect_state) ||
+        (out.expect_credited && o.credited != *out.expect_credited) ||
+        (out.change && out.change->from && o.state != *out.change->from)) {
+      r.conflict = true;
+      r.order = o;
+      return r;
+    }
+    if (out.query_log) query_log.push_back(*out.query_log);
+    if (out.change) {
+      if (o.state != out.change->to) {
+        o.state = out.change->to;
+        r.state_changed = true;
+      }
+      if (out.change->credit && !o.credited) {
+        o.credited = true;
+        balances[o.user_id] += o.amount_fen;
+        r.credited_now = true;
+        ++credits;
+      }
+    }
+    if (out.queried_at) o.last_queried_at = *out.queried_at;
+    r.order = o;
+    r.balance_fen = balances[o.user_id];
+    return r;
+  }
 
   std::mutex mu;
   int calls = 0;
@@ -107,6 +140,8 @@ class FakeUpstream : public TransactionQuerier {
       t.appid = order.appid;
       t.mchid = order.mchid;
       t.total_fen = total;
+      t.payer_total_fen = total;
+      t.currency = "CNY";
       t.transaction_id = "4200000000000001";
       done(t);
     }

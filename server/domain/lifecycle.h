@@ -1,0 +1,35 @@
+// The recharge order state machine (ARCHITECTURE.md, "The order lifecycle"): which moves a
+// reply, a notification or the reconciler may make. Pure; table-tested.
+//
+//   from \ to            SUCCESS                 REFUND   CLOSED/REVOKED/PAYERROR  pending
+//   NOTPAY, USERPAYING   credit (checks pass)    record   record                   record
+//   SUCCESS              -                       record   refused                  refused
+//   CLOSED/REVOKED/      credit (late payment,   refused  refused                  refused
+//   PAYERROR             verified, checks pass)
+//   REFUND               refused                 -        refused                  refused
+#ifndef ORDERQUERY_SERVER_DOMAIN_LIFECYCLE_H_
+#define ORDERQUERY_SERVER_DOMAIN_LIFECYCLE_H_
+
+#include "server/domain/recharge.h"
+
+namespace orderquery::domain {
+
+// NOTPAY and USERPAYING: the provider may still report anything.
+bool IsPending(RechargeState s);
+
+enum class Move {
+  kSame,     // nothing to change
+  kAllowed,  // write it
+  kRefused,  // a final state would move back (or sideways): write nothing, log and count it
+};
+
+// `credit_checks_passed`: the move is to SUCCESS on a verified reply whose amount, currency, ids
+// and payer total all passed the crediting checks. Only such a reply may revive a closed order.
+Move CheckMove(RechargeState from, RechargeState to, bool credit_checks_passed);
+
+// "NOTPAY->SUCCESS", for logs and order-log reasons.
+std::string MoveName(RechargeState from, RechargeState to);
+
+}  // namespace orderquery::domain
+
+#endif  // ORDERQUERY_SERVER_DOMAIN_LIFECYCLE_H_
