@@ -7,7 +7,8 @@
 #
 # OUT/gopath/src/orderquery/gen/go/orderquery/v1  protoc-gen-go (plugins=grpc) + protoc-gen-grpc-gateway
 # OUT/gopath/src/orderquery/gateway               a copy of SRC/*.go and openapi.json (go:embed)
-# OUT/openapi.json                                protoc-gen-swagger, merged over the services
+# OUT/openapi.raw.json                            protoc-gen-swagger, merged over the services
+# OUT/openapi.json                                the same as the gateway serves it (its JSON shapes)
 # OUT/orderquery-gateway                          the binary
 # --test also runs the package's Go unit tests (go vet + go test).
 set -euo pipefail
@@ -32,10 +33,11 @@ if [ "$mode" != "--test" ]; then
      --grpc-gateway_out=logtostderr=true:"$GOPATH_DIR/src" "${files[@]}")
   (cd "$PROTOS" && protoc -I. -I"$GOOGLEAPIS" \
      --swagger_out=logtostderr=true,allow_merge=true,merge_file_name=orderquery:"$OUT" "${files[@]}")
-  mv "$OUT/orderquery.swagger.json" "$OUT/openapi.json"
+  mv "$OUT/orderquery.swagger.json" "$OUT/openapi.raw.json"
   cp "$SRC"/*.go "$PKG/"
-  cp "$OUT/openapi.json" "$PKG/openapi.json"
+  cp "$OUT/openapi.raw.json" "$PKG/openapi.json"
   (cd "$PKG" && go build -trimpath -o "$OUT/orderquery-gateway.tmp" .)
+  "$OUT/orderquery-gateway.tmp" --print-openapi > "$OUT/openapi.json"
   mv "$OUT/orderquery-gateway.tmp" "$OUT/orderquery-gateway"
 else
   cp "$SRC"/*.go "$PKG/"

@@ -27,10 +27,11 @@ import (
 	"google.golang.org/grpc/keepalive"
 )
 
-// The OpenAPI (Swagger 2.0) document protoc-gen-swagger writes from the protos at build time.
+// The OpenAPI (Swagger 2.0) document protoc-gen-swagger writes from the protos at build time;
+// AdjustOpenAPI turns it into the document of what the gateway sends.
 //
 //go:embed openapi.json
-var openapiDoc []byte
+var openapiRaw []byte
 
 // Logger writes orderqueryd's log format: one line per event, ts=… level=… event=… key=value.
 // Never a token or a header value.
@@ -142,12 +143,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv("GATEWAY_CONFIG"), "JSON configuration file")
 	help := fs.Bool("help", false, "print the configuration keys and exit")
+	printOpenAPI := fs.Bool("print-openapi", false, "print the OpenAPI document the internal listener serves and exit")
 	fs.Usage = func() { fmt.Fprint(stderr, usage()) }
 	if err := fs.Parse(args); err != nil {
 		return 64
 	}
 	if *help {
 		fmt.Fprint(stdout, usage())
+		return 0
+	}
+	openapiDoc, err := AdjustOpenAPI(openapiRaw)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderquery-gateway: %v\n", err)
+		return 1
+	}
+	if *printOpenAPI {
+		stdout.Write(openapiDoc)
+		fmt.Fprintln(stdout)
 		return 0
 	}
 	if fs.NArg() > 0 {

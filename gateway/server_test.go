@@ -313,3 +313,51 @@ func TestHelpListsEveryKeyWithItsVariable(t *testing.T) {
 		t.Errorf("unknown flag: exit %d", code)
 	}
 }
+
+func TestOpenAPIDescribesWhatTheGatewaySends(t *testing.T) {
+	raw, err := os.ReadFile("openapi.json") // protoc-gen-swagger's, copied here by build.sh
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := AdjustOpenAPI(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]interface{}
+	json.Unmarshal(b, &doc)
+	defs := asMap(doc["definitions"])
+	prop := func(def, name string) map[string]interface{} {
+		return asMap(asMap(asMap(defs[def])["properties"])[name])
+	}
+	for _, c := range []struct {
+		def, prop, key string
+		want           interface{}
+	}{
+		{"v1RechargeOrderData", "amount", "type", "integer"},
+		{"v1RechargeOrderData", "orderNo", "type", "string"},
+		{"v1QueryRechargeOrderResponse", "code", "type", "integer"},
+		{"v1QueryRechargeOrderResponse", "data", "x-nullable", true},
+		{"v1QueryRechargeOrderRequest", "orderNo", "type", "string"},
+		{"v1TradeOrder", "channelUserId", "x-nullable", true},
+		{"v1TradeOrder", "orderAmount", "type", "integer"},
+		{"v1OrderAmount", "total", "type", "integer"},
+		{"v1ParkingInfo", "plate_color", "$ref", "#/definitions/ParkingInfoPlateColor"},
+	} {
+		if got := prop(c.def, c.prop)[c.key]; got != c.want {
+			t.Errorf("%s.%s %s = %v, want %v", c.def, c.prop, c.key, got, c.want)
+		}
+	}
+	if prop("v1TradeOrder", "trade_order_id") != nil {
+		t.Errorf("proto field names left in v1TradeOrder")
+	}
+	get := asMap(asMap(asMap(doc["paths"])["/api/trade_order/get"])["get"])
+	found := false
+	for _, p := range get["parameters"].([]interface{}) {
+		if asMap(p)["name"] == "tradeOrderId" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("seed 001's query parameter is not tradeOrderId: %v", get["parameters"])
+	}
+}
