@@ -31,6 +31,7 @@ type Config struct {
 	HealthTimeout       time.Duration
 	MaxBodyBytes        int64
 	ReadHeaderTimeout   time.Duration
+	ReadTimeout         time.Duration
 	IdleTimeout         time.Duration
 	ShutdownGrace       time.Duration
 	AccessLog           bool
@@ -131,6 +132,7 @@ func keys(c *Config) []configKey {
 		{"health_timeout_ms", "1000", "deadline of the health check behind /healthz", parseMillis(&c.HealthTimeout, 1, 60000)},
 		{"max_body_bytes", "65536", "largest request body accepted (larger: 413)", parseInt64(&c.MaxBodyBytes, 1, 64<<20)},
 		{"read_header_timeout_ms", "5000", "time a client has to send the request headers", parseMillis(&c.ReadHeaderTimeout, 1, 600000)},
+		{"read_timeout_ms", "10000", "time a client has to send the whole request, body included", parseMillis(&c.ReadTimeout, 1, 600000)},
 		{"idle_timeout_ms", "60000", "keep-alive connections idle longer are closed", parseMillis(&c.IdleTimeout, 1, 3600000)},
 		{"shutdown_grace_ms", "5000", "SIGTERM: time in-flight requests get to finish", parseMillis(&c.ShutdownGrace, 0, 600000)},
 		{"access_log", "true", "one line per request on stderr", parseBool(&c.AccessLog)},

@@ -205,6 +205,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		l.srv = &http.Server{
 			Handler:           gw.Handler(l.name, l.internal),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			ReadTimeout:       cfg.ReadTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			MaxHeaderBytes:    64 << 10,
 		}
