@@ -1,6 +1,7 @@
 // The WeChat Pay API v3 part of the payment sandbox: the direct, partner and vehicle (seed 002)
 // order queries and the close API, with request signature checks, signed replies, scripted order
-// states and injected faults, and payment notifications (wechat_notify.h). The scenario format and control API are documented in tests/fakes/README.md.
+// states and injected faults, and payment notifications (wechat_notify.h). The scenario format and
+// control API are documented in tests/fakes/README.md.
 #ifndef ORDERQUERY_TESTS_FAKES_SANDBOX_WECHAT_MODULE_H_
 #define ORDERQUERY_TESTS_FAKES_SANDBOX_WECHAT_MODULE_H_
 
