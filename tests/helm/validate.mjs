@@ -482,6 +482,41 @@ if (kinds.minimal) {
   check("dashboard: counters are read through rate() or increase()", counters.length > 0 && rawCounter.length === 0, rawCounter.join(" | "));
 }
 
+// ---- the container recipe the chart's image refers to ----
+{
+  const repo = path.resolve(chartDir, "../..");
+  const dockerfile = readFileSync(path.join(repo, "deploy/Dockerfile"), "utf8");
+  const stages = [...dockerfile.matchAll(/^FROM (\S+)(?: AS (\S+))?$/gm)];
+  const last = stages.at(-1);
+  const debian = dockerfile.match(/^ARG DEBIAN=(\S+)$/m)?.[1];
+  check("Dockerfile: multi-stage, the runtime stage on debian 12 slim",
+    stages.length >= 2 && debian === "bookworm" && last?.[1] === "debian:${DEBIAN}-slim" && stages[0][1] === "debian:${DEBIAN}");
+  const user = dockerfile.match(/^USER (\d+):(\d+)$/m);
+  const def = cases[0].r?.values;
+  check("Dockerfile: runs as the non-root uid/gid the chart sets",
+    !!user && !!def && Number(user[1]) === def.podSecurityContext.runAsUser && Number(user[2]) === def.podSecurityContext.runAsGroup && Number(user[1]) > 0);
+  const shipped = new Set([...dockerfile.matchAll(/\/stage\/usr\/local\/bin\/([\w-]+)/g)].map((m) => `/usr/local/bin/${m[1]}`));
+  const commands = new Set(cases.filter((c) => c.r).flatMap((c) => podSpecs(c.r).flatMap(({ spec }) => spec.containers.flatMap((ct) =>
+    [ct.command?.[0], ...["readinessProbe", "livenessProbe", "startupProbe"].map((p) => ct[p]?.exec?.command?.[0])]))).filter(Boolean));
+  const missing = [...commands].filter((cmd) => cmd !== "/bin/sleep" && !shipped.has(cmd));
+  check(`Dockerfile: ships every binary the chart runs (${[...commands].join(", ")})`, commands.size >= 3 && missing.length === 0, missing.join(","));
+  check("Dockerfile: documents the tag the chart's default image uses",
+    !!def && dockerfile.includes(`-t ${def.image.repository}:${JSON.parse(JSON.stringify(cases[0].r.manifests.find((m) => m.object.kind === "Deployment").object.spec.template.spec.containers[0].image)).split(":")[1]}`));
+  // deploy/runtime-packages.sh against the binaries of this build, when they are built.
+  const bins = [orderqueryd, gatewayBin, orderqueryd && path.resolve(orderqueryd, "../../client/oqctl")].filter((b) => b && existsSync(b));
+  if (bins.length === 3) {
+    const r = spawnSync("bash", [path.join(repo, "deploy/runtime-packages.sh"), ...bins], {
+      encoding: "utf8", timeout: 120000, env: { ...process.env, OQ_OWN_LIB_DIRS: path.resolve(orderqueryd, "../..") } });
+    const pkgs = (r.stdout || "").trim().split("\n");
+    check("runtime-packages.sh: every shared library of the built binaries maps to a Debian package",
+      r.status === 0 && ["libgrpc++1.51", "libmysqlcppconn7v5", "libcurl4", "libssl3"].every((p) => pkgs.includes(p)), (r.stderr || "").trim() || pkgs.join(","));
+    const bad = spawnSync("bash", [path.join(repo, "deploy/runtime-packages.sh"), orderqueryd], { encoding: "utf8", timeout: 120000 });
+    check("runtime-packages.sh: refuses a library no package owns (our own, when not declared)", bad.status !== 0 && /no installed package owns/.test(bad.stderr));
+  } else {
+    console.log("NOTE runtime-packages.sh not exercised: orderqueryd, oqctl or orderquery-gateway is not built");
+  }
+}
+
 // ---- what must be refused ----
 function mustRefuse(label, args, { schemaPath, renderMessage }) {
   // As Helm: the merged values are checked against the schema before anything is rendered.
