@@ -28,6 +28,15 @@ ln -sfn "$HERE/render" "$WORK/gopath/src/oqhelm"
 (cd "$WORK/gopath/src/oqhelm" &&
   GO111MODULE=off GOPATH="$WORK/gopath:/usr/share/gocode" GOCACHE="$WORK/gocache" GOFLAGS= \
     timeout 300 go build -o "$WORK/oqhelm" .) || setup_failed "go build oqhelm"
+# Its own tests; the outcome is one of validate.mjs's checks.
+if test_out=$(cd "$WORK/gopath/src/oqhelm" &&
+  GO111MODULE=off GOPATH="$WORK/gopath:/usr/share/gocode" GOCACHE="$WORK/gocache" GOFLAGS= \
+    timeout 300 go test . 2>&1); then
+  export OQ_OQHELM_TESTS=ok
+else
+  echo "$test_out"
+  export OQ_OQHELM_TESTS="go test failed: $(tail -n 3 <<<"$test_out" | tr '\n' ' ')"
+fi
 
 # Pinned validators; reinstalled only when package-lock.json changes.
 cp "$HERE/package.json" "$HERE/package-lock.json" "$HERE/validate.mjs" "$WORK/npm/"

@@ -408,6 +408,12 @@ async function checkCommon(label, r, values) {
   check(`${label}: NOTES.txt renders and names the database Secret`, r.notes.includes(r.values.db.passwordSecret.name), r.notes.slice(0, 200));
 }
 
+// ---- oqhelm's own tests (run.sh ran `go test` and passes the outcome) ----
+if (process.env.OQ_OQHELM_TESTS !== undefined) {
+  check("oqhelm: go test (values merging, --set, include/tpl/required/fail, .Files, splitting, kubeVersion)",
+    process.env.OQ_OQHELM_TESTS === "ok", process.env.OQ_OQHELM_TESTS);
+}
+
 // ---- the value sets ----
 const cases = [
   { label: "default", files: [] },
@@ -436,6 +442,8 @@ if (kinds.full) {
     count("full", "Ingress") === 1 && count("full", "HorizontalPodAutoscaler") === 2 && count("full", "ServiceMonitor") === 1 &&
       !!named(cases[1].r, "ConfigMap", "oq-orderquery-dashboard"));
   const cfg = configOf(cases[1].r, serverName);
+  check("full: db.host is a template rendered with tpl, in the server's and the migration's config",
+    cfg.db.host === "oq-mariadb.db.svc" && configOf(cases[1].r, "oq-orderquery-migrate")?.db.host === "oq-mariadb.db.svc");
   check("full: TLS with client certificates in orderqueryd's config",
     cfg.tls?.cert_file === "/etc/orderquery/tls/tls.crt" && cfg.tls?.client_ca_file === "/etc/orderquery/tls/ca.crt");
   const gcfg = configOf(cases[1].r, gatewayName);

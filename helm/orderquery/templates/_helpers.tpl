@@ -105,7 +105,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- $_ := set $c "admin" (dict "listen" (printf "0.0.0.0:%d" (int .Values.server.ports.admin))) -}}
 {{- end -}}
 {{- $db := default dict (get $c "db") -}}
-{{- $_ := set $db "host" .Values.db.host -}}
+{{- $_ := set $db "host" (tpl .Values.db.host .) -}}
 {{- $_ := set $db "port" (int .Values.db.port) -}}
 {{- $_ := set $db "user" .Values.db.user -}}
 {{- $_ := set $db "database" .Values.db.database -}}
@@ -158,7 +158,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* The migration Job's config: the database keys only, no listener, no merchant, no key. */}}
 {{- define "orderquery.migrate.config" -}}
-{{- $db := dict "host" .Values.db.host "port" (int .Values.db.port) "user" (default .Values.db.user .Values.migrations.user) "database" .Values.db.database -}}
+{{- $db := dict "host" (tpl .Values.db.host .) "port" (int .Values.db.port) "user" (default .Values.db.user .Values.migrations.user) "database" .Values.db.database -}}
 {{- $_ := set $db "connect_timeout_ms" (int .Values.server.config.db.connect_timeout_ms) -}}
 {{- $_ := set $db "startup_timeout_ms" (int .Values.server.config.db.startup_timeout_ms) -}}
 {{- $_ := set $db "pool_size" 1 -}}
