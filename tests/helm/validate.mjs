@@ -214,6 +214,8 @@ async function checkCommon(label, r, values) {
   check(`${label}: no Secret object is rendered`, ofKind(r, "Secret").length === 0);
   for (const { owner, spec } of podSpecs(r)) {
     check(`${label}: ${owner} automountServiceAccountToken is false`, spec.automountServiceAccountToken === false);
+    // orderqueryd reads ORDERQUERY_* env as configuration; service links would inject some.
+    check(`${label}: ${owner} enableServiceLinks is false`, spec.enableServiceLinks === false);
     const psc = spec.securityContext || {};
     check(`${label}: ${owner} pod runs as non-root with seccomp RuntimeDefault`,
       psc.runAsNonRoot === true && psc.runAsUser > 0 && psc.seccompProfile?.type === "RuntimeDefault");
