@@ -322,7 +322,8 @@ async function checkCommon(label, r, values) {
       if (type === "exec") ok = p?.exec?.command?.[0] === "/usr/local/bin/oqctl" && p.exec.command.at(-1) === "health" &&
         p.exec.command.includes(`localhost:${grpcPort}`) && (!serverCfg.tls || p.exec.command.includes("--ca"));
       if (type === "tcp") ok = p?.tcpSocket?.port === "grpc";
-      check(`${label}: orderqueryd ${probe} is ${type} against grpc.health.v1 / port ${grpcPort}`, ok, JSON.stringify(p));
+      const what = { grpc: "the kubelet's gRPC probe (grpc.health.v1)", exec: "oqctl health (grpc.health.v1 over TLS)", tcp: "a TCP connect" }[type];
+      check(`${label}: orderqueryd ${probe} is ${what} on port ${grpcPort}`, ok, JSON.stringify(p));
     }
     const startup = c.startupProbe;
     check(`${label}: startup probe outlasts db.startup_timeout_ms`,
