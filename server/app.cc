@@ -4,6 +4,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -12,6 +13,7 @@
 #include "server/adapters.h"
 #include "server/common/executor.h"
 #include "server/common/log.h"
+#include "server/http/listener.h"
 #include "server/payment/http/curl_transport.h"
 #include "server/payment/merchant/http_client.h"
 #include "server/payment/wechat/client.h"
@@ -19,6 +21,7 @@
 #include "server/service/order_query_service.h"
 #include "server/service/trade_order_service.h"
 #include "server/usecase/recharge_query.h"
+#include "server/usecase/reconciler.h"
 #include "server/usecase/trade_query.h"
 #include "server/usecase/vehicle_query.h"
 #include "storage/migrations.h"
@@ -67,6 +70,9 @@ struct App::Services {
   std::unique_ptr<WechatRechargeQuerier> recharge_querier;
   std::unique_ptr<WechatVehicleQuerier> vehicle_querier;
   std::unique_ptr<usecase::RechargeQuery> recharge;
+  std::unique_ptr<usecase::Reconciler> reconciler;
+  std::unique_ptr<WechatNotificationHandler> notify_handler;
+  std::unique_ptr<http::Listener> notify_listener;
   std::unique_ptr<usecase::VehicleQuery> vehicle;
   std::unique_ptr<usecase::TradeQuery> trade;
   std::unique_ptr<service::OrderQueryServiceImpl> order_query;
@@ -93,6 +99,8 @@ absl::StatusOr<std::vector<payment::wechat::MerchantConfig>> LoadWechatMerchants
     src.public_key_id = m.public_key_id;
     src.public_key = m.public_key_file;
     src.platform_certificates = m.platform_cert_files;
+    mc.apiv3_key = m.apiv3_key;  // given as a value (env); a file is read by LoadMerchantKeys
+    src.apiv3_key = m.apiv3_key_file;
     auto loaded = wechat::LoadMerchantKeys(std::move(mc), src);
     if (!loaded.ok()) {
       return absl::InvalidArgumentError(
@@ -171,6 +179,38 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
   s.recharge = std::make_unique<usecase::RechargeQuery>(
       s.recharge_repo.get(), s.recharge_querier.get(), app->executor_.get(),
       absl::Milliseconds(c.recharge_refresh_interval_ms));
+  if (c.reconcile.enabled) {
+    usecase::ReconcilerOptions ro;
+    ro.first_delay = absl::Milliseconds(c.reconcile.first_delay_ms);
+    ro.backoff.clear();
+    for (const std::string& b : c.reconcile.backoff_ms) {
+      int ms = 0;
+      if (absl::SimpleAtoi(b, &ms)) ro.backoff.push_back(absl::Milliseconds(ms));
+    }
+    ro.expire_after = absl::Milliseconds(c.reconcile.expire_after_ms);
+    ro.sweep_interval = absl::Milliseconds(c.reconcile.interval_ms);
+    ro.lease = absl::Milliseconds(c.reconcile.lease_ms);
+    ro.batch = c.reconcile.batch;
+    ro.max_inflight = c.reconcile.max_inflight;
+    ro.request_timeout =
+        absl::Milliseconds(c.upstream.request_timeout_ms * c.upstream.max_attempts +
+                           c.upstream.max_backoff_ms * (c.upstream.max_attempts - 1));
+    s.reconciler = std::make_unique<usecase::Reconciler>(
+        s.recharge.get(), s.recharge_repo.get(), s.recharge_repo.get(), s.recharge_querier.get(),
+        s.recharge_querier.get(), std::move(ro));
+  }
+  if (!c.notify.listen.empty()) {
+    s.notify_handler =
+        std::make_unique<WechatNotificationHandler>(&s.wechat_merchants, s.recharge.get());
+    http::ListenerOptions lo;
+    lo.max_body_bytes = static_cast<size_t>(c.notify.max_body_bytes);
+    lo.threads = c.notify.threads;
+    lo.read_timeout_ms = c.notify.timeout_ms;
+    s.notify_listener = std::make_unique<http::Listener>(lo);
+    WechatNotificationHandler* handler = s.notify_handler.get();
+    s.notify_listener->Post("/notify/wechat/([A-Za-z0-9]+)",
+                            [handler](const http::Request& r) { return handler->Handle(r); });
+  }
   s.vehicle = std::make_unique<usecase::VehicleQuery>(s.vehicle_repo.get(), s.vehicle_querier.get(),
                                                       app->executor_.get());
   s.trade = std::make_unique<usecase::TradeQuery>(s.trade_repo.get(), s.merchant.get(),
@@ -226,6 +266,16 @@ absl::StatusOr<std::string> App::Start() {
   std::string host = cfg_.listen.substr(0, cfg_.listen.rfind(':'));
   std::string bound = absl::StrCat(host, ":", port);
 
+  if (services_->notify_listener) {
+    auto notify = services_->notify_listener->Start(cfg_.notify.listen);
+    if (!notify.ok()) {
+      return absl::Status(notify.status().code(),
+                          absl::StrCat("notify.listen: ", notify.status().message()));
+    }
+    notify_address_ = *notify;
+  }
+  if (services_->reconciler) services_->reconciler->Start();
+
   // SERVING only while the database answers; checked before the first call is accepted.
   const bool db_up = pool_->Ping();
   server_->GetHealthCheckService()->SetServingStatus(db_up);
@@ -235,7 +285,9 @@ absl::StatusOr<std::string> App::Start() {
                                {"mtls", !cfg_.tls.client_ca_file.empty()},
                                {"reflection", cfg_.reflection},
                                {"db_pool", cfg_.db.pool_size},
-                               {"db_up", db_up}});
+                               {"db_up", db_up},
+                               {"notify", notify_address_},
+                               {"reconcile", services_->reconciler != nullptr}});
   return bound;
 }
 
@@ -268,6 +320,10 @@ void App::Shutdown(absl::Duration grace) {
   }
   health_cv_.notify_all();
   if (health_thread_.joinable()) health_thread_.join();
+  // Background work first: the reconciler finishes the orders in hand (their provider calls
+  // complete or time out), the notification listener the requests in progress.
+  if (services_ && services_->reconciler) services_->reconciler->Stop();
+  if (services_ && services_->notify_listener) services_->notify_listener->Stop();
   if (server_) {
     server_->GetHealthCheckService()->SetServingStatus(false);
     // Stops accepting at once; calls in flight get until the deadline, then are cancelled.

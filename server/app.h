@@ -36,6 +36,8 @@ class App {
   absl::StatusOr<std::string> Start();
   // Stops accepting, lets in-flight calls finish until `grace` passes, then cancels the rest.
   void Shutdown(absl::Duration grace);
+  // The bound "host:port" of the notification listener after Start(); empty when off.
+  const std::string& notify_address() const { return notify_address_; }
 
  private:
   App(config::Config cfg, std::unique_ptr<storage::ConnectionPool> pool);
@@ -51,6 +53,7 @@ class App {
   std::mutex health_mu_;
   std::condition_variable health_cv_;
   bool stopping_ = false;
+  std::string notify_address_;
 };
 
 }  // namespace orderquery

@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
   }
   // Scripts wait for this exact line on stdout.
   std::printf("orderqueryd listening on %s\n", addr->c_str());
+  if (!(*app)->notify_address().empty()) {
+    std::printf("orderqueryd notifications on http://%s/notify/wechat/{merchant}\n",
+                (*app)->notify_address().c_str());
+  }
   std::fflush(stdout);
 
   int sig = 0;

@@ -233,6 +233,55 @@ absl::StatusOr<Applied> RechargeQuery::CloseLocally(domain::RechargeOrder order,
   return absl::AbortedError(absl::StrCat("order ", order.order_no, " kept changing under us"));
 }
 
+RechargeQuery::NotifyResult RechargeQuery::ApplyNotification(
+    const domain::NotificationRecord& record, const domain::UpstreamTransaction& tx) {
+  NotifyResult result;
+  auto order = repo_->GetOrder(tx.out_trade_no);
+  if (!order.ok()) {
+    result.outcome =
+        absl::IsNotFound(order.status()) ? NotifyOutcome::kUnknownOrder : NotifyOutcome::kFailed;
+    result.message = absl::IsNotFound(order.status()) ? "order not found" : "storage unavailable";
+    if (!absl::IsNotFound(order.status())) {
+      log::Error("notification_apply_failed",
+                 {{"order_no", tx.out_trade_no}, {"error", order.status().ToString()}});
+    }
+    return result;
+  }
+  // The crediting checks read only what never changes on an order (amount, ids): a payment
+  // that fails them is refused before anything is stored, so every redelivery is refused too.
+  if (domain::Decision pre = domain::Decide(*order, tx); !pre.mismatch.empty()) {
+    counters_.refused_credits.fetch_add(1);
+    log::Error("recharge_credit_refused", {{"order_no", order->order_no},
+                                           {"trade_state", tx.trade_state},
+                                           {"reason", pre.mismatch},
+                                           {"source", SourceName(Source::kNotification)}});
+    result.outcome = NotifyOutcome::kRefused;
+    result.message = "payment does not match the order";
+    return result;
+  }
+  domain::QueryOutcome base;
+  base.order_no = order->order_no;
+  base.notification = record;
+  auto applied = ApplyAnswer(*order, tx, base, Source::kNotification);
+  if (!applied.ok()) {
+    result.outcome =
+        absl::IsNotFound(applied.status()) ? NotifyOutcome::kUnknownOrder : NotifyOutcome::kFailed;
+    result.message = "could not apply; retry";
+    log::Error("notification_apply_failed",
+               {{"order_no", tx.out_trade_no}, {"error", applied.status().ToString()}});
+    return result;
+  }
+  if (applied->duplicate_notification) {
+    result.outcome = NotifyOutcome::kDuplicate;
+    result.message = "duplicate";
+    return result;
+  }
+  result.outcome = NotifyOutcome::kApplied;
+  result.message = "applied";
+  result.applied = *std::move(applied);
+  return result;
+}
+
 void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time started,
                                absl::StatusOr<domain::UpstreamTransaction> reply) {
   domain::QueryLogEntry entry;

@@ -109,6 +109,24 @@ class RechargeQuery {
   absl::StatusOr<Applied> CloseLocally(domain::RechargeOrder order, const std::string& reason,
                                        domain::QueryOutcome base);
 
+  // A verified provider notification for a recharge order: the same decision and credit path,
+  // in one transaction with the stored notification (its id UNIQUE: a duplicate delivery has no
+  // second effect). Blocking. The caller answers the provider from the outcome.
+  enum class NotifyOutcome {
+    kApplied,       // committed (also when the lifecycle refused the move: nothing to retry)
+    kDuplicate,     // stored before: already acknowledged or being applied
+    kUnknownOrder,  // not in our database (yet): the provider must retry
+    kRefused,       // failed a crediting check: not applied, not stored
+    kFailed,        // database trouble: the provider must retry
+  };
+  struct NotifyResult {
+    NotifyOutcome outcome = NotifyOutcome::kFailed;
+    std::string message;  // why, for the answer and the log (no secrets)
+    std::optional<Applied> applied;
+  };
+  NotifyResult ApplyNotification(const domain::NotificationRecord& record,
+                                 const domain::UpstreamTransaction& tx);
+
   const LifecycleCounters& counters() const { return counters_; }
   absl::Time Now() const { return clock_(); }
 
