@@ -149,7 +149,7 @@ function helpKeys(binary, lineRe) {
   return new Set([...(r.stdout || "").matchAll(lineRe)].map((m) => m[1].replace(".NAME.", ".*.")));
 }
 function serverKeys() {
-  const keys = helpKeys(orderqueryd, /^ {2}([A-Za-z_.]+) {2}\[ORDERQUERY_/gm);
+  const keys = helpKeys(orderqueryd, /^ {2}([A-Za-z0-9_.]+) {2}\[ORDERQUERY_/gm);
   if (keys.size) return { keys, from: "orderqueryd --help" };
   const src = readFileSync(path.join(chartDir, "../../server/config/config.cc"), "utf8");
   for (const m of src.matchAll(/(?:Str|Int|Bool|List)<(Config|W|T)>\(\s*"([^"]+)"/g)) {
@@ -158,10 +158,10 @@ function serverKeys() {
   return { keys, from: "server/config/config.cc" };
 }
 function gatewayKeys() {
-  const keys = helpKeys(gatewayBin, /^ {2}([a-z_.]+) +GATEWAY_[A-Z_]+ /gm);
+  const keys = helpKeys(gatewayBin, /^ {2}([a-z0-9_.]+) +GATEWAY_[A-Z0-9_]+ /gm);
   if (keys.size) return { keys, from: "orderquery-gateway --help" };
   const src = readFileSync(path.join(chartDir, "../../gateway/config.go"), "utf8");
-  for (const m of src.matchAll(/^\t\t\{"([a-z_.]+)", "/gm)) keys.add(m[1]);
+  for (const m of src.matchAll(/^\t\t\{"([a-z0-9_.]+)", "/gm)) keys.add(m[1]);
   return { keys, from: "gateway/config.go" };
 }
 function flatten(o, prefix = "", out = {}) {
@@ -342,7 +342,8 @@ async function checkCommon(label, r, values) {
       const mount = vol && c.volumeMounts.find((vm) => vm.name === vol.name);
       check(`${label}: WeChat merchant ${name} keys mounted read-only from Secret ${m.secretName}`,
         !!mount && mount.readOnly === true && mount.mountPath === `/etc/orderquery/wechat/${name}` &&
-          serverCfg.wechat.merchants[name].private_key_file.startsWith(mount.mountPath + "/"));
+          serverCfg.wechat.merchants[name].private_key_file.startsWith(mount.mountPath + "/") &&
+          (!m.apiV3KeyKey || serverCfg.wechat.merchants[name].apiv3_key_file === `${mount.mountPath}/${m.apiV3KeyKey}`));
     }
   }
 
@@ -549,6 +550,8 @@ mustRefuse("--set-string server.replicaCount=2", ["--set-string", "server.replic
 mustRefuse("a DB password as a plain env value", ["--set", "server.env[0].name=ORDERQUERY_DB_PASSWORD,server.env[0].value=hunter2"],
   { schemaPath: "/server/env/0" });
 mustRefuse("a password in server.extraConfig", ["--set", "server.extraConfig.db.password=hunter2"], { schemaPath: "/server/extraConfig" });
+mustRefuse("an APIv3 key value in a merchant's extra keys", ["-f", path.join(casesDir, "values-full.yaml"), "--set", "wechat.merchants.app.extra.apiv3_key=0123456789abcdef0123456789abcdef"],
+  { schemaPath: "/wechat/merchants/app/extra" });
 mustRefuse("a key PEM in a merchant's extra keys", ["-f", path.join(casesDir, "values-full.yaml"), "--set", "wechat.merchants.app.extra.private_key_pem=x"],
   { schemaPath: "/wechat/merchants/app/extra" });
 mustRefuse("TLS with the kubelet's plaintext gRPC probe", ["--set", "tls.enabled=true,tls.secretName=grpc-tls"],

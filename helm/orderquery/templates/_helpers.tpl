@@ -129,6 +129,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- $_ := set $w "public_key_id" $m.public_key_id -}}
 {{- $_ := set $w "public_key_file" (printf "%s/%s" $dir (default "pub_key.pem" $m.publicKeyKey)) -}}
 {{- end -}}
+{{- if $m.apiV3KeyKey -}}
+{{- $_ := set $w "apiv3_key_file" (printf "%s/%s" $dir $m.apiV3KeyKey) -}}
+{{- end -}}
 {{- if $m.platformCertKeys -}}
 {{- $files := list -}}
 {{- range $m.platformCertKeys }}{{ $files = append $files (printf "%s/%s" $dir .) }}{{ end -}}
