@@ -580,7 +580,7 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
         self.recharge('{"orderNo":"GW2042NOTPAY"}', {"appid": APPID, "token": marker_token})
         self.recharge('{"orderNo":"GW2042NOTPAY","token":"%s"}' % marker_token, {"appid": APPID})
         self.recharge('{"orderNo":"GW2042NOTPAY"}', {"appid": APPID}, query="?token=" + marker_token)
-        time.sleep(0.2)
+        time.sleep(0.6)  # the gateway writes its log at least every 200 ms
         log = read(self.gw.log_path)
         self.assertNotIn(marker_token, log)
         self.assertNotIn(self.token, log)
