@@ -92,7 +92,8 @@ func TestPublicListenerServesSeed000AndHealthOnly(t *testing.T) {
 	g := newTestGateway(t, up)
 	pub, internal := g.Handler("public", false), g.Handler("internal", true)
 	for _, target := range []string{"/v3/vehicle/transactions/out-trade-no/N1?sub_mchid=1", "/api/trade_order/get?tradeOrderId=E1",
-		"/openapi.json", "/nope"} {
+		"/openapi.json", "/nope", "/app/app/recharge/queryOrder/../../../v3/vehicle/transactions/out-trade-no/N1",
+		"//v3/vehicle/transactions/out-trade-no/N1", "/app/app/recharge/queryOrder:get"} {
 		w, m := do(pub, "GET", target, "", nil)
 		if w.Code != 404 || m["code"] != float64(4041) || up.method != "" {
 			t.Errorf("public %s: %d %s (upstream called: %q)", target, w.Code, w.Body, up.method)
