@@ -383,8 +383,9 @@ func writeString(buf *bytes.Buffer, s string) {
 	buf.WriteByte('"')
 }
 
-// formMarshaler reads application/x-www-form-urlencoded bodies (seed 000's callers may send
-// the token and order number as form parameters) and answers JSON like the others.
+// formMarshaler reads application/x-www-form-urlencoded bodies (seed 000 lets the token and
+// the order number come as parameters; seed 001 names no method, so its callers may post a
+// form) and answers JSON like the others.
 func formMarshaler(m *Marshaler) *Marshaler {
 	f := NewMarshaler(m.style)
 	f.formBody = true
