@@ -17,6 +17,7 @@
 #include "server/payment/http/curl_transport.h"
 #include "server/payment/merchant/http_client.h"
 #include "server/payment/wechat/client.h"
+#include "server/payment/wechat/key_store.h"
 #include "server/payment/wechat/merchant.h"
 #include "server/service/order_query_service.h"
 #include "server/service/trade_order_service.h"
@@ -63,6 +64,8 @@ struct App::Services {
   std::unique_ptr<payment::http::Transport> transport;
   std::vector<payment::wechat::MerchantConfig> wechat_merchants;
   std::unique_ptr<payment::wechat::HttpWechatPayClient> wechat;
+  // Downloads platform certificates (merchants' key stores); stopped before the transport goes.
+  std::unique_ptr<payment::wechat::CertificateRefresher> cert_refresher;
   std::unique_ptr<payment::merchant::HttpMerchantTradeClient> merchant;
   std::unique_ptr<storage::MysqlRechargeRepository> recharge_repo;
   std::unique_ptr<storage::MysqlVehicleRepository> vehicle_repo;
@@ -99,6 +102,8 @@ absl::StatusOr<std::vector<payment::wechat::MerchantConfig>> LoadWechatMerchants
     src.public_key_id = m.public_key_id;
     src.public_key = m.public_key_file;
     src.platform_certificates = m.platform_cert_files;
+    src.merchant_certificate = m.merchant_cert_file;
+    mc.download_certificates = m.download_certificates;
     mc.apiv3_key = m.apiv3_key;  // given as a value (env); a file is read by LoadMerchantKeys
     src.apiv3_key = m.apiv3_key_file;
     auto loaded = wechat::LoadMerchantKeys(std::move(mc), src);
@@ -125,6 +130,37 @@ payment::http::TransportOptions TransportOptionsFrom(const config::UpstreamConfi
   o.retry.initial_backoff = absl::Milliseconds(u.initial_backoff_ms);
   o.retry.max_backoff = absl::Milliseconds(u.max_backoff_ms);
   return o;
+}
+
+// One line per key and certificate with its expiry (public keys have none): what an operator
+// must renew, and when.
+void LogKeyExpiries(const std::vector<payment::wechat::MerchantConfig>& merchants) {
+  namespace wechat = payment::wechat;
+  const absl::Time now = absl::Now();
+  for (const auto& m : merchants) {
+    if (!m.key_store) continue;
+    for (const wechat::KeyExpiry& e : m.key_store->Expiries()) {
+      if (!e.expires.has_value()) {
+        log::Info("wechat_key_expiry", {{"merchant", e.merchant},
+                                        {"kind", e.kind},
+                                        {"serial", e.serial},
+                                        {"expires", "never"}});
+        continue;
+      }
+      const double days = wechat::DaysLeft(*e.expires, now);
+      const std::initializer_list<log::Field> fields = {
+          {"merchant", e.merchant},
+          {"kind", e.kind},
+          {"serial", e.serial},
+          {"expires", absl::FormatTime(absl::RFC3339_sec, *e.expires, absl::UTCTimeZone())},
+          {"days_left", days}};
+      if (days < 14) {
+        log::Warn("wechat_key_expiry", fields);
+      } else {
+        log::Info("wechat_key_expiry", fields);
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -169,6 +205,27 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
   s.transport = std::move(*transport);
   s.wechat_merchants = std::move(*merchants);
   s.wechat = std::make_unique<payment::wechat::HttpWechatPayClient>(s.transport.get());
+  {
+    // Each merchant's key store; certificate-mode merchants with download_certificates download
+    // now (bounded; a failure is logged and retried by the refresher once a minute).
+    const auto& u = app->cfg_.upstream;
+    payment::wechat::KeyStoreSettings ks;
+    ks.refresh_interval = absl::Milliseconds(u.certificate_refresh_ms);
+    ks.min_refresh_gap = absl::Milliseconds(u.certificate_min_refresh_ms);
+    ks.download_timeout = absl::Milliseconds(u.request_timeout_ms * u.max_attempts +
+                                             u.max_backoff_ms * (u.max_attempts - 1));
+    std::vector<std::shared_ptr<payment::wechat::MerchantKeyStore>> stores;
+    for (auto& m : s.wechat_merchants) {
+      if (absl::Status st = payment::wechat::AttachKeyStore(m, s.wechat.get(), ks); !st.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("wechat.merchants.", m.name, ": ", st.message()));
+      }
+      stores.push_back(m.key_store);
+    }
+    s.cert_refresher = std::make_unique<payment::wechat::CertificateRefresher>(std::move(stores));
+    s.cert_refresher->RunDue();
+    LogKeyExpiries(s.wechat_merchants);
+  }
   s.merchant = std::move(*trade_client);
   s.recharge_repo = std::make_unique<storage::MysqlRechargeRepository>(*app->pool_);
   s.vehicle_repo = std::make_unique<storage::MysqlVehicleRepository>(*app->pool_);
@@ -211,8 +268,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
     s.notify_listener->Post("/notify/wechat/([A-Za-z0-9]+)",
                             [handler](const http::Request& r) { return handler->Handle(r); });
   }
-  s.vehicle = std::make_unique<usecase::VehicleQuery>(s.vehicle_repo.get(), s.vehicle_querier.get(),
-                                                      app->executor_.get());
+  s.vehicle = std::make_unique<usecase::VehicleQuery>(
+      s.vehicle_repo.get(), s.vehicle_querier.get(), app->executor_.get(),
+      absl::Milliseconds(c.vehicle_refresh_interval_ms));
   s.trade = std::make_unique<usecase::TradeQuery>(s.trade_repo.get(), s.merchant.get(),
                                                   app->executor_.get(), c.default_trade_merchant,
                                                   absl::Milliseconds(c.trade_refresh_interval_ms));
@@ -275,6 +333,7 @@ absl::StatusOr<std::string> App::Start() {
     notify_address_ = *notify;
   }
   if (services_->reconciler) services_->reconciler->Start();
+  if (services_->cert_refresher) services_->cert_refresher->Start();
 
   // SERVING only while the database answers; checked before the first call is accepted.
   const bool db_up = pool_->Ping();
@@ -323,6 +382,8 @@ void App::Shutdown(absl::Duration grace) {
   // Background work first: the reconciler finishes the orders in hand (their provider calls
   // complete or time out), the notification listener the requests in progress.
   if (services_ && services_->reconciler) services_->reconciler->Stop();
+  // No download may be in flight when the transport goes (services_.reset() below).
+  if (services_ && services_->cert_refresher) services_->cert_refresher->Stop();
   if (services_ && services_->notify_listener) services_->notify_listener->Stop();
   if (server_) {
     server_->GetHealthCheckService()->SetServingStatus(false);

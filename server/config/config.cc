@@ -167,6 +167,16 @@ const std::vector<KeyDef<Config>>& TopKeys() {
           "upstream.max_inflight_per_merchant", "concurrent provider calls per merchant",
           [](Config & c) -> auto& { return c.upstream.max_inflight_per_merchant; }, 1, 100000),
       Int<Config>(
+          "upstream.certificate_refresh_ms",
+          "WeChat platform certificates are downloaded this often (download_certificates)",
+          [](Config & c) -> auto& { return c.upstream.certificate_refresh_ms; }, 60000,
+          604800000),
+      Int<Config>(
+          "upstream.certificate_min_refresh_ms",
+          "an unknown serial triggers a certificates download at most this often",
+          [](Config & c) -> auto& { return c.upstream.certificate_min_refresh_ms; }, 1000,
+          3600000),
+      Int<Config>(
           "recharge.refresh_interval_ms",
           "a pending recharge order is asked upstream at most this often",
           [](Config & c) -> auto& { return c.recharge_refresh_interval_ms; }, 0, 86400000),
@@ -174,6 +184,10 @@ const std::vector<KeyDef<Config>>& TopKeys() {
           "trade.refresh_interval_ms",
           "a non-final trade order is asked upstream at most this often",
           [](Config & c) -> auto& { return c.trade_refresh_interval_ms; }, 0, 86400000),
+      Int<Config>(
+          "vehicle.refresh_interval_ms",
+          "a stored SUCCESS parking transaction is asked again after this (it may be refunded)",
+          [](Config & c) -> auto& { return c.vehicle_refresh_interval_ms; }, 0, 86400000),
       Str<Config>(
           "trade.default_merchant", "trade merchant used when a request names none",
           [](Config & c) -> auto& { return c.default_trade_merchant; }),
@@ -257,6 +271,13 @@ const std::vector<KeyDef<WechatMerchantConfig>>& WechatKeys() {
       Str<W>(
           "apiv3_key_file", "file holding the APIv3 key",
           [](W & m) -> auto& { return m.apiv3_key_file; }),
+      Bool<W>(
+          "download_certificates",
+          "download platform certificates from GET /v3/certificates (needs the APIv3 key)",
+          [](W & m) -> auto& { return m.download_certificates; }),
+      Str<W>(
+          "merchant_cert_file", "merchant API certificate PEM (only its expiry is reported)",
+          [](W & m) -> auto& { return m.merchant_cert_file; }),
   };
   return *keys;
 }
@@ -416,11 +437,16 @@ absl::Status Validate(const Config& c) {
     if (m.public_key_id.empty() != m.public_key_file.empty()) {
       return KeyError(p + "public_key_file", "public_key_id and public_key_file go together");
     }
-    if (m.public_key_file.empty() && m.platform_cert_files.empty()) {
+    if (m.public_key_file.empty() && m.platform_cert_files.empty() && !m.download_certificates) {
       return KeyError(p + "public_key_file",
-                      "a WeChat Pay public key (public_key_id + public_key_file) or "
-                      "platform_cert_files is required");
+                      "a WeChat Pay public key (public_key_id + public_key_file), "
+                      "platform_cert_files or download_certificates is required");
     }
+    if (m.download_certificates && m.apiv3_key.empty() && m.apiv3_key_file.empty()) {
+      return KeyError(p + "download_certificates",
+                      "needs apiv3_key or apiv3_key_file (it decrypts the certificates)");
+    }
+    if (auto s = CheckReadable(p + "merchant_cert_file", m.merchant_cert_file); !s.ok()) return s;
     if (auto s = CheckReadable(p + "public_key_file", m.public_key_file); !s.ok()) return s;
     for (const auto& f : m.platform_cert_files) {
       if (auto s = CheckReadable(p + "platform_cert_files", f); !s.ok()) return s;
@@ -435,6 +461,10 @@ absl::Status Validate(const Config& c) {
       return KeyError(p + "apiv3_key_file", "give apiv3_key or apiv3_key_file, not both");
     }
     if (auto s = CheckReadable(p + "apiv3_key_file", m.apiv3_key_file); !s.ok()) return s;
+  }
+  if (c.upstream.certificate_refresh_ms < c.upstream.certificate_min_refresh_ms) {
+    return KeyError("upstream.certificate_refresh_ms",
+                    "must be >= upstream.certificate_min_refresh_ms");
   }
   if (!c.notify.listen.empty() && c.notify.listen.find(':') == std::string::npos) {
     return KeyError("notify.listen", "must be host:port");

@@ -41,6 +41,10 @@ struct UpstreamConfig {
   int initial_backoff_ms = 100;
   int max_backoff_ms = 1000;
   int max_inflight_per_merchant = 64;
+  // Platform certificates (merchants with download_certificates): downloaded this often, and
+  // at most once per certificate_min_refresh_ms when a reply names an unknown serial.
+  int certificate_refresh_ms = 12 * 3600 * 1000;
+  int certificate_min_refresh_ms = 60 * 1000;
 };
 
 // A WeChat Pay merchant: which official-account AppIDs it serves and its credentials.
@@ -60,6 +64,11 @@ struct WechatMerchantConfig {
   // APIv3 key: decrypts payment notifications (and downloaded certificates). Secret.
   std::string apiv3_key;
   std::string apiv3_key_file;
+  // Certificate mode: download platform certificates from GET /v3/certificates (needs the
+  // APIv3 key); with no public key or platform_cert_files the first list vouches for itself.
+  bool download_certificates = false;
+  // Optional merchant API certificate (apiclient_cert.pem): only its expiry is reported.
+  std::string merchant_cert_file;
 };
 
 // A merchant of the aggregated-payment trade API (seed 001).
@@ -106,6 +115,7 @@ struct Config {
   UpstreamConfig upstream;
   int recharge_refresh_interval_ms = 2000;
   int trade_refresh_interval_ms = 2000;
+  int vehicle_refresh_interval_ms = 60000;
   std::map<std::string, WechatMerchantConfig> wechat_merchants;
   std::map<std::string, TradeMerchantConfig> trade_merchants;
   std::string default_trade_merchant;

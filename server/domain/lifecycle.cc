@@ -32,4 +32,36 @@ std::string MoveName(RechargeState from, RechargeState to) {
   return absl::StrCat(RechargeStateName(from), "->", RechargeStateName(to));
 }
 
+Move CheckVehicleMove(absl::string_view from, absl::string_view to) {
+  if (from == to) return Move::kSame;
+  if (from == "ACCEPTED" || from.empty()) return Move::kAllowed;
+  if (from == "SUCCESS") return to == "REFUND" ? Move::kAllowed : Move::kRefused;
+  if (from == "PAY_FAIL") return to == "SUCCESS" ? Move::kAllowed : Move::kRefused;
+  if (from == "REFUND") return Move::kRefused;
+  return Move::kAllowed;  // a state we do not know yet: WeChat's word stands
+}
+
+bool IsFinalVehicleState(absl::string_view state) { return state == "REFUND"; }
+
+Move CheckTradeMove(int from, int to) {
+  if (from == to) return Move::kSame;
+  switch (from) {
+    case 0:
+      return Move::kAllowed;
+    case 1:
+      return to == 0 ? Move::kRefused : Move::kAllowed;
+    case 2:
+    case 4:
+      return to == 4 || to == 5 ? Move::kAllowed : Move::kRefused;
+    case 6:
+      return to == 7 ? Move::kAllowed : Move::kRefused;
+    case -1:
+    case 5:
+    case 7:
+      return Move::kRefused;
+    default:
+      return Move::kAllowed;  // unknown stored status: the merchant API's word stands
+  }
+}
+
 }  // namespace orderquery::domain

@@ -10,6 +10,7 @@
 #ifndef ORDERQUERY_SERVER_DOMAIN_LIFECYCLE_H_
 #define ORDERQUERY_SERVER_DOMAIN_LIFECYCLE_H_
 
+#include "absl/strings/string_view.h"
 #include "server/domain/recharge.h"
 
 namespace orderquery::domain {
@@ -29,6 +30,18 @@ Move CheckMove(RechargeState from, RechargeState to, bool credit_checks_passed);
 
 // "NOTPAY->SUCCESS", for logs and order-log reasons.
 std::string MoveName(RechargeState from, RechargeState to);
+
+// Parking transactions (seed 002; trade_state names as WeChat sends them): ACCEPTED may become
+// anything; SUCCESS only REFUND; PAY_FAIL only SUCCESS (a late payment); REFUND nothing.
+// Only REFUND is final: a SUCCESS snapshot is refreshed on the interval, not served forever.
+Move CheckVehicleMove(absl::string_view from, absl::string_view to);
+bool IsFinalVehicleState(absl::string_view state);
+
+// Trade orders (seed 001's status numbers): created 0 and processing 1 may become anything
+// (processing never back to created); paid 2 and partly refunded 4 only move on to a (further)
+// refund 4/5; an unsettled deposit 6 only to returned 7; failed -1, fully refunded 5 and
+// deposit returned 7 move nowhere.
+Move CheckTradeMove(int from, int to);
 
 }  // namespace orderquery::domain
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 #include "server/common/validation.h"
+#include "server/domain/lifecycle.h"
 #include "server/payment/merchant/decoder.h"
 
 namespace orderquery::usecase {
@@ -64,11 +65,12 @@ void TradeQuery::AfterLoad(const TradeQueryRequest& req,
   const std::string merchant = req.merchant;
   client_->GetTradeOrder(
       merchant, req.trade_order_id, req.deadline,
-      [this, key, merchant](absl::StatusOr<domain::TradeOrderRecord> reply) {
+      [this, key, merchant, stored](absl::StatusOr<domain::TradeOrderRecord> reply) {
         // May run on the transport thread: hop to the executor for storage work.
         auto shared = std::make_shared<absl::StatusOr<domain::TradeOrderRecord>>(std::move(reply));
-        const bool queued = executor_->TrySubmit(
-            [this, key, merchant, shared] { OnUpstream(key, merchant, std::move(*shared)); });
+        const bool queued = executor_->TrySubmit([this, key, merchant, stored, shared] {
+          OnUpstream(key, merchant, stored, std::move(*shared));
+        });
         if (!queued) {
           // The merchant API keeps the truth: nothing is lost, the next query asks again.
           log::Error("trade_reply_dropped", {{"key", key}, {"why", "work queue full"}});
@@ -78,10 +80,20 @@ void TradeQuery::AfterLoad(const TradeQueryRequest& req,
 }
 
 void TradeQuery::OnUpstream(const std::string& key, const std::string& merchant,
+                            const std::optional<domain::TradeOrderRecord>& stored,
                             absl::StatusOr<domain::TradeOrderRecord> reply) {
   if (!reply.ok()) {
     // Nothing is stored for a failure, an unreadable reply included.
     coalescer_.Complete(key, reply.status());
+    return;
+  }
+  if (stored && domain::CheckTradeMove(stored->status, reply->status) == domain::Move::kRefused) {
+    // Statuses only move as the merchant API allows: a lagging reply is not stored.
+    log::Warn("trade_move_refused", {{"merchant", merchant},
+                                     {"trade_order_id", reply->trade_order_id},
+                                     {"from", stored->status},
+                                     {"to", reply->status}});
+    coalescer_.Complete(key, TradeQueryResult{*stored, /*asked_upstream=*/true});
     return;
   }
   reply->merchant = merchant;

@@ -54,6 +54,7 @@ class TradeQuery {
   void AfterLoad(const TradeQueryRequest& req,
                  const std::optional<domain::TradeOrderRecord>& stored, Done done);
   void OnUpstream(const std::string& key, const std::string& merchant,
+                  const std::optional<domain::TradeOrderRecord>& stored,
                   absl::StatusOr<domain::TradeOrderRecord> reply);
 
   domain::TradeOrderRepository* repo_;

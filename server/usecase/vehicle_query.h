@@ -5,6 +5,7 @@
 #define ORDERQUERY_SERVER_USECASE_VEHICLE_QUERY_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -43,18 +44,22 @@ class VehicleQuery {
   using Done = std::function<void(absl::StatusOr<v1::VehicleTransaction>)>;
   using Clock = std::function<absl::Time()>;
 
+  // A stored REFUND snapshot is final; a stored SUCCESS one is served for `refresh_interval`
+  // after it was fetched (it may still become REFUND), then asked again.
   VehicleQuery(
       domain::VehicleRepository* repo, VehicleQuerier* upstream, BlockingExecutor* executor,
-      Clock clock = [] { return absl::Now(); });
+      absl::Duration refresh_interval = absl::Minutes(1), Clock clock = [] { return absl::Now(); });
   void Run(VehicleQueryRequest req, Done done);
 
  private:
   void OnUpstream(const std::string& key, const VehicleQueryRequest& req,
+                  const std::optional<domain::VehicleSnapshot>& stored,
                   absl::StatusOr<VehicleAnswer> reply);
 
   domain::VehicleRepository* repo_;
   VehicleQuerier* upstream_;
   BlockingExecutor* executor_;
+  absl::Duration refresh_interval_;
   Clock clock_;
   Coalescer<v1::VehicleTransaction> coalescer_;
 };

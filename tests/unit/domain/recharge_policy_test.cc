@@ -263,5 +263,44 @@ TEST(LifecycleTest, NewCreditChecks) {
   EXPECT_FALSE(Decide(partner, t).change.has_value());
 }
 
+TEST(LifecycleTest, VehicleSnapshotsMoveOnlyForward) {
+  struct VehicleRow {
+    const char* from;
+    const char* to;
+    Move move;
+  };
+  const VehicleRow rows[] = {
+      {"ACCEPTED", "SUCCESS", Move::kAllowed}, {"ACCEPTED", "PAY_FAIL", Move::kAllowed},
+      {"SUCCESS", "REFUND", Move::kAllowed},   {"SUCCESS", "ACCEPTED", Move::kRefused},
+      {"SUCCESS", "PAY_FAIL", Move::kRefused}, {"PAY_FAIL", "SUCCESS", Move::kAllowed},
+      {"PAY_FAIL", "REFUND", Move::kRefused},  {"REFUND", "SUCCESS", Move::kRefused},
+      {"REFUND", "ACCEPTED", Move::kRefused},  {"SUCCESS", "SUCCESS", Move::kSame},
+  };
+  for (const VehicleRow& r : rows) {
+    EXPECT_EQ(CheckVehicleMove(r.from, r.to), r.move) << r.from << "->" << r.to;
+  }
+  EXPECT_TRUE(IsFinalVehicleState("REFUND"));
+  EXPECT_FALSE(IsFinalVehicleState("SUCCESS"));  // may still be refunded: refreshed, not kept
+}
+
+TEST(LifecycleTest, TradeStatusesMoveAsTheMerchantApiAllows) {
+  struct TradeRow {
+    int from;
+    int to;
+    Move move;
+  };
+  const TradeRow rows[] = {
+      {0, 1, Move::kAllowed},  {0, 2, Move::kAllowed},  {1, 0, Move::kRefused},
+      {1, -1, Move::kAllowed}, {2, 4, Move::kAllowed},  {2, 5, Move::kAllowed},
+      {2, 0, Move::kRefused},  {2, -1, Move::kRefused}, {4, 5, Move::kAllowed},
+      {4, 2, Move::kRefused},  {5, 4, Move::kRefused},  {5, 2, Move::kRefused},
+      {-1, 2, Move::kRefused}, {6, 7, Move::kAllowed},  {6, 2, Move::kRefused},
+      {7, 6, Move::kRefused},  {2, 2, Move::kSame},
+  };
+  for (const TradeRow& r : rows) {
+    EXPECT_EQ(CheckTradeMove(r.from, r.to), r.move) << r.from << "->" << r.to;
+  }
+}
+
 }  // namespace
 }  // namespace orderquery::domain
