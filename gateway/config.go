@@ -36,6 +36,7 @@ type Config struct {
 	ShutdownGrace       time.Duration
 	AccessLog           bool
 	UpstreamConnections int
+	MaxReconnectBackoff time.Duration
 }
 
 type configKey struct {
@@ -127,6 +128,7 @@ func keys(c *Config) []configKey {
 			c.UpstreamConnections = int(conns)
 			return nil
 		}},
+		{"upstream.max_reconnect_backoff_ms", "2000", "longest wait between reconnection attempts while orderqueryd is down", parseMillis(&c.MaxReconnectBackoff, 100, 120000)},
 		{"request_timeout_ms", "5000", "deadline of each call to orderqueryd", parseMillis(&c.RequestTimeout, 1, 600000)},
 		{"max_timeout_ms", "30000", "internal listener: the most a caller's grpc-timeout header may ask for", parseMillis(&c.MaxTimeout, 1, 600000)},
 		{"health_timeout_ms", "1000", "deadline of the health check behind /healthz", parseMillis(&c.HealthTimeout, 1, 60000)},
@@ -151,11 +153,11 @@ each key overridable by its environment variable. A bad value stops start-up (ex
 When ready it prints "gateway listening on HOST:PORT" and "gateway internal listening on
 HOST:PORT" on stdout. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.
 
-keys (variable, default):
+keys:
 `)
 	var c Config
 	for _, k := range keys(&c) {
-		fmt.Fprintf(&b, "  %-24s %-32s %-16q %s\n", k.name, envName(k.name), k.def, k.doc)
+		fmt.Fprintf(&b, "  %s (%s, default %q)\n      %s\n", k.name, envName(k.name), k.def, k.doc)
 	}
 	return b.String()
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 )
@@ -143,6 +144,13 @@ func dialUpstream(cfg *Config) (*connPool, error) {
 		grpc.WithUnaryInterceptor(MarkCalled),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.WithUserAgent("orderquery-gateway"),
+		// grpc-go's default reconnect backoff grows to 120 s: after a long orderqueryd outage
+		// the gateway would keep answering 503 for up to two minutes after it is back.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2,
+				MaxDelay: cfg.MaxReconnectBackoff},
+			MinConnectTimeout: cfg.RequestTimeout,
+		}),
 	}
 	if cfg.UpstreamTLS {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.UpstreamServerName}

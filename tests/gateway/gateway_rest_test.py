@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -314,8 +315,12 @@ class GatewayRest(unittest.TestCase):
             "public_key_id": serial("platform_serial.txt"),
             "public_key_file": k("platform_public.pem"),
             "base_url": "http://" + sandbox_addr}, **extra)
+        # A fixed port, so that the last test can restart orderqueryd where the gateway expects it.
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            oq_port = sock.getsockname()[1]
         oq_config = {
-            "listen": "127.0.0.1:0",
+            "listen": "127.0.0.1:%d" % oq_port,
             "db": {"host": db["host"], "port": int(db["port"]), "user": db["user"],
                    "database": cls.database},
             "upstream": {"max_attempts": 2, "initial_backoff_ms": 10, "max_backoff_ms": 20},
@@ -350,6 +355,7 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
         cls.procs.append(oq)
         cls.oq = oq
         cls.oq_addr = oq.wait_for("orderqueryd listening on ")[0]
+        cls.oq_argv = [orderqueryd, "--config", oq_config_path]
 
         gw_config = os.path.join(cls.tmp, "gateway.json")
         write_json(gw_config, {"listen": "127.0.0.1:0", "internal_listen": "127.0.0.1:0",
@@ -601,7 +607,9 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
                 "/CN=orderquery-gateway", "-out", client_csr)
         openssl("x509", "-req", "-in", client_csr, "-CA", k("ca_cert.pem"), "-CAkey", k("ca_key.pem"),
                 "-CAcreateserial", "-days", "1", "-out", client_cert)
-        cfg = dict(self.oq_config, tls={"cert_file": k("server_cert.pem"), "key_file": k("server_key.pem"),
+        # Its own port: gRPC binds with SO_REUSEPORT, so sharing the plaintext server's port
+        # would split the connections between the two servers.
+        cfg = dict(self.oq_config, listen="127.0.0.1:0", tls={"cert_file": k("server_cert.pem"), "key_file": k("server_key.pem"),
                                          "client_ca_file": k("ca_cert.pem")})
         path = os.path.join(self.tmp, "orderqueryd-tls.json")
         write_json(path, cfg)
@@ -630,9 +638,10 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
             for p in reversed(started):
                 p.stop()
 
-    # Runs last (unittest orders by name): stops orderqueryd.
+    # Runs last (unittest orders by name): stops orderqueryd, then starts it again.
     def test_zz_orderqueryd_down_is_503_and_health_says_so(self):
         self.oq.stop()
+        time.sleep(2)  # the gateway's reconnection attempts fail meanwhile
         status, body, text, _ = self.recharge('{"orderNo":"GW2042NOTPAY"}')
         self.assertEnvelope(status, body, 503, 5030)
         status, body, text, _ = http("GET", self.internal + "/api/trade_order/get?tradeOrderId=E01201908230414433510006")
@@ -642,6 +651,16 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
         for base in (self.public, self.internal):
             status, body, text, _ = http("GET", base + "/healthz")
             self.assertEqual((status, body["status"]), (503, "NOT_SERVING"), text)
+        # Back: the gateway reconnects by itself and answers again.
+        oq = Proc("orderqueryd-again", self.oq_argv, self.tmp, env=self.oq_env)
+        self.procs.append(oq)
+        oq.wait_for("orderqueryd listening on ")
+        up_at = time.time()
+        while time.time() - up_at < 10 and http("GET", self.public + "/healthz")[0] != 200:
+            time.sleep(0.1)
+        self.assertLess(time.time() - up_at, 5, "the gateway took too long to reconnect")
+        status, body, text, _ = self.recharge('{"orderNo":"GW2043CLOSED"}')
+        self.assertEqual((status, body["code"]), (200, 2043), text)
 
 
 if __name__ == "__main__":
