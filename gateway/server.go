@@ -98,8 +98,9 @@ func NewGateway(cfg *Config, upstream grpc.ClientConnInterface, openapi []byte, 
 	return g, nil
 }
 
-// headerToMetadata passes seed 000's two headers and nothing else: no cookie, no
-// Authorization, no header a caller might expect to stay at the edge.
+// headerToMetadata passes seed 000's two headers and no other header: no cookie, no
+// Authorization, nothing a caller might expect to stay at the edge. (grpc-gateway itself adds
+// x-forwarded-for and x-forwarded-host.)
 func headerToMetadata(key string) (string, bool) {
 	switch strings.ToLower(key) {
 	case "appid":
