@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.error
@@ -297,6 +298,7 @@ class GatewayRest(unittest.TestCase):
             vehicle("GWV401SIGN", [{"type": "sign_error"}]),
             vehicle("GWV429", [{"type": "http_429"}]),
             vehicle("GWV500", [{"type": "http_500"}]),
+            dict(vehicle("GWVSLOW", []), latency_ms=1500),
         ]
         scenario = os.path.join(cls.tmp, "scenario.json")
         write_json(scenario, {"builtin_orders": True, "orders": orders})
@@ -637,6 +639,33 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
         finally:
             for p in reversed(started):
                 p.stop()
+
+    def test_sigterm_lets_in_flight_requests_finish(self):
+        gcfg = os.path.join(self.tmp, "gateway-drain.json")
+        write_json(gcfg, {"listen": "127.0.0.1:0", "internal_listen": "127.0.0.1:0",
+                          "upstream": {"target": self.oq_addr}, "shutdown_grace_ms": 5000})
+        gw = Proc("gateway-drain", [os.path.join(BUILD, "gateway/orderquery-gateway"), "--config", gcfg], self.tmp)
+        try:
+            internal = "http://" + gw.wait_for("gateway internal listening on ")[0]
+            result = {}
+
+            def call():
+                try:
+                    result["r"] = http("GET", internal + "/v3/vehicle/transactions/out-trade-no/GWVSLOW?sub_mchid=" + SUB_MCHID)
+                except Exception as e:  # the connection cut: what the assertion below reports
+                    result["r"] = (None, None, repr(e), None)
+            t = threading.Thread(target=call)
+            t.start()
+            time.sleep(0.5)  # the call is at the sandbox (1.5 s latency)
+            gw.p.send_signal(signal.SIGTERM)
+            t.join(10)
+            self.assertEqual(result["r"][0], 200, result["r"][2])
+            self.assertEqual(result["r"][1]["out_trade_no"], "GWVSLOW")
+            self.assertEqual(gw.p.wait(10), 0)
+            with self.assertRaises(OSError):  # and it no longer accepts
+                urllib.request.urlopen(internal + "/healthz", timeout=2)
+        finally:
+            gw.stop()
 
     # Runs last (unittest orders by name): stops orderqueryd, then starts it again.
     def test_zz_orderqueryd_down_is_503_and_health_says_so(self):
