@@ -12,6 +12,9 @@
 #   platform_serial.txt     PUB_KEY_ID_... naming that key (--platform-serial)
 #   platform_cert.pem       a self-signed certificate of the platform key (certificate mode);
 #                           platform_cert_serial.txt its serial (upper-case hex)
+#   platform2_key.pem       a second platform key, platform2_cert.pem its certificate and
+#                           platform2_cert_serial.txt its serial: the certificate a rotation
+#                           brings in (the sandbox's --platform-cert platform2_cert.pem,platform2_key.pem)
 #   apiv3_key.txt           32 random letters and digits (no newline): the APIv3 key that
 #                           encrypts notifications (the sandbox's --apiv3-key)
 # and with --tls a test CA and a server certificate for 127.0.0.1 and localhost:
@@ -49,6 +52,10 @@ openssl pkey -in platform_key.pem -pubout -out platform_public.pem
 openssl req -new -x509 -key platform_key.pem -out platform_cert.pem -days 30 \
   -subj "/CN=orderquery test platform" 2>/dev/null
 serial_of platform_cert.pem > platform_cert_serial.txt
+genkey platform2_key.pem
+openssl req -new -x509 -key platform2_key.pem -out platform2_cert.pem -days 60 \
+  -subj "/CN=orderquery test platform 2" 2>/dev/null
+serial_of platform2_cert.pem > platform2_cert_serial.txt
 # WeChat public-key ids are PUB_KEY_ID_ and digits; 32 random digits here.
 digits=$(od -An -N16 -tu1 /dev/urandom | tr -s ' ' '\n' | grep -v '^$' | awk '{printf "%02d", $1 % 100}')
 echo "PUB_KEY_ID_${digits}" > platform_serial.txt

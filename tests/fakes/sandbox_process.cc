@@ -64,9 +64,12 @@ absl::StatusOr<TestKeys> MakeTestKeys(const std::string& dir, bool with_tls) {
   k.platform_private_key = dir + "/platform_key.pem";
   k.platform_public_key = dir + "/platform_public.pem";
   k.platform_cert = dir + "/platform_cert.pem";
+  k.platform2_private_key = dir + "/platform2_key.pem";
+  k.platform2_cert = dir + "/platform2_cert.pem";
   for (auto [file, out] : {std::pair{"/merchant_serial.txt", &k.merchant_serial},
                            std::pair{"/platform_serial.txt", &k.platform_serial},
                            std::pair{"/platform_cert_serial.txt", &k.platform_cert_serial},
+                           std::pair{"/platform2_cert_serial.txt", &k.platform2_cert_serial},
                            std::pair{"/apiv3_key.txt", &k.apiv3_key}}) {
     absl::StatusOr<std::string> v = ReadTextFile(dir + file);
     if (!v.ok()) return v.status();
@@ -112,6 +115,9 @@ absl::StatusOr<std::unique_ptr<SandboxProcess>> SandboxProcess::Start(Options op
     args.insert(args.end(), {"--platform-serial", options.platform_serial});
   }
   if (!options.apiv3_key.empty()) args.insert(args.end(), {"--apiv3-key", options.apiv3_key});
+  for (const std::string& c : options.platform_certs) {
+    args.insert(args.end(), {"--platform-cert", c});
+  }
   if (p->tls_) {
     args.insert(args.end(), {"--tls-cert", options.tls_cert, "--tls-key", options.tls_key});
   }
@@ -296,6 +302,23 @@ absl::StatusOr<nlohmann::json> SandboxProcess::Notify(const nlohmann::json& requ
   nlohmann::json j = nlohmann::json::parse(r->second, nullptr, false);
   if (j.is_discarded()) return absl::InternalError("sandbox returned non-JSON");
   return j;
+}
+
+absl::StatusOr<nlohmann::json> SandboxProcess::SetCertificates(const nlohmann::json& change) const {
+  absl::StatusOr<std::pair<int, std::string>> r =
+      Call("POST", "/__sandbox/certificates", change.dump());
+  if (!r.ok()) return r.status();
+  if (r->first != 200) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sandbox POST /__sandbox/certificates -> ", r->first, ": ", r->second));
+  }
+  nlohmann::json j = nlohmann::json::parse(r->second, nullptr, false);
+  if (j.is_discarded()) return absl::InternalError("sandbox returned non-JSON");
+  return j;
+}
+
+absl::StatusOr<nlohmann::json> SandboxProcess::Certificates() const {
+  return GetJson("/__sandbox/certificates");
 }
 
 }  // namespace orderquery::fakes

@@ -36,8 +36,12 @@ struct TestKeys {
   std::string platform_cert;
   std::string platform_serial;       // value: PUB_KEY_ID_…
   std::string platform_cert_serial;  // value (hex)
-  std::string apiv3_key;             // value: 32 characters (apiv3_key.txt)
-  std::string ca_cert;               // with_tls only
+  // A second platform key and certificate (60 days, the one a rotation brings in).
+  std::string platform2_private_key;
+  std::string platform2_cert;
+  std::string platform2_cert_serial;  // value (hex)
+  std::string apiv3_key;              // value: 32 characters (apiv3_key.txt)
+  std::string ca_cert;                // with_tls only
   std::string server_cert;
   std::string server_key;
 };
@@ -57,8 +61,10 @@ class SandboxProcess {
     std::vector<std::string> merchant_public_keys;
     std::string platform_private_key;
     std::string platform_serial;
-    // --apiv3-key: encrypts notifications (empty: the sandbox sends none).
+    // --apiv3-key: encrypts notifications and listed certificates (empty: neither).
     std::string apiv3_key;
+    // --platform-cert values "CERT[,KEY]": what GET /v3/certificates lists.
+    std::vector<std::string> platform_certs;
     // HTTPS when both are set; ca_file then verifies the control calls (empty: not verified).
     std::string tls_cert;
     std::string tls_key;
@@ -106,6 +112,10 @@ class SandboxProcess {
   // variant, copies, id, event_type, transaction_patch, concurrent) and returns the sandbox's
   // answer {"id", "deliveries": [{"status", "body"[, "error"]}…]}. Waits up to 60 s.
   absl::StatusOr<nlohmann::json> Notify(const nlohmann::json& request) const;
+  // POST /__sandbox/certificates ({"listed", "sign_with", "sign_list_with", "expire_time"}, see
+  // the README) and GET of the same: the platform certificates' state and download count.
+  absl::StatusOr<nlohmann::json> SetCertificates(const nlohmann::json& change) const;
+  absl::StatusOr<nlohmann::json> Certificates() const;
 
   // One control call; returns (HTTP status, body).
   absl::StatusOr<std::pair<int, std::string>> Call(

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 #include "server/common/validation.h"
+#include "server/payment/wechat/certificates.h"
 #include "server/payment/wechat/crypto.h"
 #include "server/payment/wechat/endpoints.h"
 #include "server/payment/wechat/errors.h"
@@ -37,7 +38,7 @@ absl::Time HttpWechatPayClient::Now() const {
 
 void HttpWechatPayClient::Call(const MerchantConfig& merchant, absl::string_view method,
                                const std::string& path_and_query, std::string body,
-                               absl::Time deadline, VerifiedCallback on_reply) {
+                               absl::Time deadline, VerifiedCallback on_reply, bool verify) {
   if (!merchant.private_key.has_value()) {
     on_reply(Misconfigured(merchant, "no private key"));
     return;
@@ -78,34 +79,87 @@ void HttpWechatPayClient::Call(const MerchantConfig& merchant, absl::string_view
   // to send again after a 5xx or a dropped connection.
   request.idempotent = true;
 
-  // The reply may arrive after `merchant` is gone: keep copies of what checking it needs.
-  transport_->Send(std::move(request), [clock = options_.clock, verifier = merchant.verifier,
-                                        name = merchant.name, on_reply = std::move(on_reply)](
-                                           absl::StatusOr<http::Response> reply) {
-    if (!reply.ok()) {
-      on_reply(FromTransportFailure(reply.status()));
-      return;
-    }
-    if (reply->status < 200 || reply->status >= 300) {
-      // Error replies are often unsigned: they only ever become an error status.
-      on_reply(FromErrorReply(*reply));
-      return;
-    }
-    // Verify the body bytes exactly as received, before anything reads them.
-    const absl::Time received = clock ? clock() : absl::Now();
-    if (absl::Status ok = verifier.Verify(*reply, received); !ok.ok()) {
-      log::Warn("wechat_reply_unverified",
-                {{"merchant", name}, {"http_status", reply->status}, {"reason", ok.message()}});
-      on_reply(FromVerificationFailure(ok, reply->status));
-      return;
-    }
-    on_reply(std::move(reply));
-  });
+  // The reply may arrive after `merchant` is gone: keep copies of what checking it needs. The key
+  // store (when there is one) is read when the reply arrives, so a refresh in between counts.
+  transport_->Send(
+      std::move(request), [clock = options_.clock, store = merchant.key_store,
+                           fixed = merchant.verifier, name = merchant.name, verify,
+                           on_reply = std::move(on_reply)](absl::StatusOr<http::Response> reply) {
+        if (!reply.ok()) {
+          on_reply(FromTransportFailure(reply.status()));
+          return;
+        }
+        if (reply->status < 200 || reply->status >= 300) {
+          // Error replies are often unsigned: they only ever become an error status.
+          on_reply(FromErrorReply(*reply));
+          return;
+        }
+        if (!verify) {  // the caller checks it (the certificates download: key_store.h)
+          on_reply(std::move(reply));
+          return;
+        }
+        const ResponseVerifier* verifier = &fixed;
+        std::shared_ptr<const ResponseVerifier> current;
+        if (store) {
+          current = store->Current();
+          verifier = current.get();
+        }
+        // Verify the body bytes exactly as received, before anything reads them.
+        const absl::Time received = clock ? clock() : absl::Now();
+        if (absl::Status ok = verifier->Verify(*reply, received); !ok.ok()) {
+          log::Warn("wechat_reply_unverified",
+                    {{"merchant", name}, {"http_status", reply->status}, {"reason", ok.message()}});
+          int count = 0;
+          const std::string* serial = internal::FindHeader(reply->headers, kSerialHeader, &count);
+          // A serial we do not know may be a new platform certificate: fetch the list
+          // (rate-limited); this reply stays unverified ("unknown, ask again").
+          if (store && serial != nullptr && count == 1 && !verifier->HasSerial(*serial)) {
+            store->RequestRefresh(*serial);
+          }
+          on_reply(FromVerificationFailure(ok, reply->status));
+          return;
+        }
+        on_reply(std::move(reply));
+      });
 }
 
 void HttpWechatPayClient::Get(const MerchantConfig& merchant, const std::string& path_and_query,
                               absl::Time deadline, VerifiedCallback on_reply) {
   Call(merchant, "GET", path_and_query, "", deadline, std::move(on_reply));
+}
+
+void HttpWechatPayClient::FetchCertificates(
+    const MerchantConfig& merchant, absl::Time deadline,
+    std::function<void(absl::StatusOr<http::Response>)> done) {
+  Call(merchant, "GET", std::string(kCertificatesPath), "", deadline, std::move(done),
+       /*verify=*/false);
+}
+
+absl::Status AttachKeyStore(MerchantConfig& merchant, HttpWechatPayClient* client,
+                            const KeyStoreSettings& settings) {
+  MerchantKeyStore::Options o;
+  o.merchant = merchant.name;
+  o.apiv3_key = merchant.apiv3_key;
+  o.refresh_interval = settings.refresh_interval;
+  o.min_refresh_gap = settings.min_refresh_gap;
+  o.download_timeout = settings.download_timeout;
+  o.clock = settings.clock;
+  if (merchant.download_certificates) {
+    if (client == nullptr) return absl::InvalidArgumentError("no client to download with");
+    // A copy without the store: the store must not own itself through its fetcher.
+    MerchantConfig signer = merchant;
+    signer.key_store.reset();
+    o.fetcher = [client, signer = std::move(signer)](
+                    absl::Time deadline, std::function<void(absl::StatusOr<http::Response>)> done) {
+      client->FetchCertificates(signer, deadline, std::move(done));
+    };
+    o.allow_bootstrap = merchant.configured_keys.empty();
+  }
+  absl::StatusOr<std::shared_ptr<MerchantKeyStore>> store = MerchantKeyStore::Create(
+      std::move(o), merchant.configured_keys, merchant.configured_expiries);
+  if (!store.ok()) return store.status();
+  merchant.key_store = *std::move(store);
+  return absl::OkStatus();
 }
 
 void HttpWechatPayClient::QueryOrder(const MerchantConfig& merchant, absl::string_view out_trade_no,

@@ -83,6 +83,11 @@ class HttpWechatPayClient final : public WechatPayClient {
   void CloseOrder(const MerchantConfig& merchant, absl::string_view out_trade_no,
                   absl::string_view sub_mchid, absl::Time deadline, CloseCallback done) override;
 
+  // Signed GET /v3/certificates. `done` gets a 2xx reply unverified (the key store checks it
+  // with its own rules, certificates.h) or the mapped error, under QueryOrder's callback rules.
+  void FetchCertificates(const MerchantConfig& merchant, absl::Time deadline,
+                         std::function<void(absl::StatusOr<http::Response>)> done);
+
  private:
   // Called with the reply only once it is a verified 2xx; otherwise with the mapped error.
   using VerifiedCallback = std::function<void(absl::StatusOr<http::Response>)>;
@@ -92,13 +97,29 @@ class HttpWechatPayClient final : public WechatPayClient {
   // verifies the reply.
   void Call(const MerchantConfig& merchant, absl::string_view method,
             const std::string& path_and_query, std::string body, absl::Time deadline,
-            VerifiedCallback on_reply);
+            VerifiedCallback on_reply, bool verify = true);
   void Get(const MerchantConfig& merchant, const std::string& path_and_query, absl::Time deadline,
            VerifiedCallback on_reply);
 
   http::Transport* transport_;
   Options options_;
 };
+
+// How a merchant's key store refreshes (config: upstream.certificate_refresh_ms etc.).
+struct KeyStoreSettings {
+  absl::Duration refresh_interval = absl::Hours(12);
+  absl::Duration min_refresh_gap = absl::Minutes(1);
+  absl::Duration download_timeout = absl::Seconds(30);
+  std::function<absl::Time()> clock;  // absl::Now when empty
+};
+
+// Gives `merchant` its key store (merchant.key_store), started with the configured keys. With
+// merchant.download_certificates the store downloads through `client` (which must outlive it),
+// signing as a copy of `merchant`; without a configured key it may bootstrap (key_store.h).
+// Call before copies of `merchant` are handed out; the first download is the caller's
+// (CertificateRefresher::RunDue).
+absl::Status AttachKeyStore(MerchantConfig& merchant, HttpWechatPayClient* client,
+                            const KeyStoreSettings& settings);
 
 }  // namespace orderquery::payment::wechat
 

@@ -164,6 +164,28 @@ absl::StatusOr<std::string> CertificateSerialHex(absl::string_view pem) {
   return out;
 }
 
+absl::StatusOr<CertificateValidity> CertificateValidityOf(absl::string_view pem) {
+  ErrorQueueGuard guard;
+  absl::StatusOr<X509Ptr> cert = ReadCertificate(pem);
+  if (!cert.ok()) return cert.status();
+  // Seconds since the epoch as a difference from an ASN1_TIME of 0: ASN1_TIME_diff is in both
+  // OpenSSL and BoringSSL, their "to time_t" functions are not.
+  std::unique_ptr<ASN1_TIME, void (*)(ASN1_TIME*)> epoch(ASN1_TIME_set(nullptr, 0), ASN1_TIME_free);
+  if (epoch == nullptr) return absl::ResourceExhaustedError("cannot allocate an ASN1_TIME");
+  auto seconds = [&epoch](const ASN1_TIME* t, int64_t* out) {
+    int days = 0, secs = 0;
+    if (t == nullptr || ASN1_TIME_diff(&days, &secs, epoch.get(), t) != 1) return false;
+    *out = static_cast<int64_t>(days) * 86400 + secs;
+    return true;
+  };
+  CertificateValidity v;
+  if (!seconds(X509_get0_notBefore(cert->get()), &v.not_before) ||
+      !seconds(X509_get0_notAfter(cert->get()), &v.not_after)) {
+    return absl::InvalidArgumentError("certificate validity period is unreadable");
+  }
+  return v;
+}
+
 absl::StatusOr<std::string> SignSha256WithRsa(const RsaKey& private_key,
                                               absl::string_view message) {
   ErrorQueueGuard guard;

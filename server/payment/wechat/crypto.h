@@ -3,6 +3,7 @@
 #ifndef ORDERQUERY_SERVER_PAYMENT_WECHAT_CRYPTO_H_
 #define ORDERQUERY_SERVER_PAYMENT_WECHAT_CRYPTO_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,14 @@ class RsaKey {
 
 // Upper-case hex serial number of an X.509 certificate PEM (how WeChat names certificates).
 absl::StatusOr<std::string> CertificateSerialHex(absl::string_view pem);
+
+// An X.509 certificate's validity period, in Unix seconds (kept free of absl::Time so that the
+// BoringSSL build of this file needs nothing more).
+struct CertificateValidity {
+  int64_t not_before = 0;
+  int64_t not_after = 0;
+};
+absl::StatusOr<CertificateValidity> CertificateValidityOf(absl::string_view pem);
 
 // base64(RSASSA-PKCS1-v1_5 over SHA-256 of message).
 absl::StatusOr<std::string> SignSha256WithRsa(const RsaKey& private_key, absl::string_view message);

@@ -62,8 +62,11 @@ absl::Status MerchantConfig::Validate() const {
       absl::EndsWith(base_url, "/")) {
     return fail("base_url must be http(s)://host[:port] without a trailing slash");
   }
-  if (verifier.Serials().empty()) {
+  if (verifier.Serials().empty() && !download_certificates) {
     return fail("no WeChat Pay public key or platform certificate to verify replies with");
+  }
+  if (download_certificates && apiv3_key.size() != kApiV3KeySize) {
+    return fail("download_certificates needs the APIv3 key (it decrypts the certificates)");
   }
   if (!wechatpay_serial.empty() && !verifier.HasSerial(wechatpay_serial)) {
     return fail(absl::StrCat("Wechatpay-Serial ", wechatpay_serial, " is not a verifier key"));
@@ -74,6 +77,18 @@ absl::Status MerchantConfig::Validate() const {
         absl::StrCat("the APIv3 key must be ", kApiV3KeySize, " bytes, got ", apiv3_key.size()));
   }
   return absl::OkStatus();
+}
+
+std::shared_ptr<const ResponseVerifier> MerchantConfig::ActiveVerifier() const {
+  if (key_store) return key_store->Current();
+  return std::make_shared<const ResponseVerifier>(verifier);
+}
+
+void MerchantConfig::ReportUnknownSerial(const ResponseVerifier& checked_with,
+                                         absl::string_view serial) const {
+  if (key_store && !serial.empty() && !checked_with.HasSerial(serial)) {
+    key_store->RequestRefresh(serial);
+  }
 }
 
 namespace {
@@ -172,6 +187,27 @@ absl::StatusOr<MerchantConfig> LoadMerchantKeys(MerchantConfig merchant,
   merchant.private_key = *std::move(private_key);
 
   std::vector<VerifierKey> keys;
+  std::vector<KeyExpiry> expiries;
+  if (!sources.merchant_certificate.empty()) {
+    absl::StatusOr<std::string> pem =
+        ReadPemSource(sources.merchant_certificate, "merchant API certificate");
+    if (!pem.ok()) return Prefixed(name, pem.status());
+    absl::StatusOr<std::string> serial = CertificateSerialHex(*pem);
+    absl::StatusOr<CertificateValidity> validity = CertificateValidityOf(*pem);
+    if (!serial.ok() || !validity.ok()) {
+      const absl::Status& bad = serial.ok() ? validity.status() : serial.status();
+      return absl::InvalidArgumentError(
+          absl::StrCat("merchant \"", name, "\": merchant API certificate ",
+                       sources.merchant_certificate, ": ", bad.message()));
+    }
+    if (!absl::EqualsIgnoreCase(*serial, merchant.serial_no)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "merchant \"", name, "\": merchant API certificate ", sources.merchant_certificate,
+          " has serial ", *serial, ", not serial_no ", merchant.serial_no));
+    }
+    expiries.push_back(KeyExpiry{name, std::string(kKindMerchantCert), *serial,
+                                 absl::FromUnixSeconds(validity->not_after)});
+  }
   if (!sources.public_key_id.empty() || !sources.public_key.empty()) {
     if (!absl::StartsWith(sources.public_key_id, "PUB_KEY_ID_") || sources.public_key.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -184,6 +220,8 @@ absl::StatusOr<MerchantConfig> LoadMerchantKeys(MerchantConfig merchant,
     if (!key.ok()) return key.status();
     keys.push_back(VerifierKey{sources.public_key_id, *std::move(key)});
     merchant.wechatpay_serial = sources.public_key_id;
+    expiries.push_back(
+        KeyExpiry{name, std::string(kKindPublicKey), sources.public_key_id, std::nullopt});
   } else {
     merchant.wechatpay_serial.clear();
   }
@@ -192,16 +230,23 @@ absl::StatusOr<MerchantConfig> LoadMerchantKeys(MerchantConfig merchant,
     if (!pem.ok()) return Prefixed(name, pem.status());
     absl::StatusOr<std::string> serial = CertificateSerialHex(*pem);
     absl::StatusOr<RsaKey> key = RsaKey::PublicFromCertificatePem(*pem);
-    if (!serial.ok() || !key.ok()) {
-      const absl::Status& bad = serial.ok() ? key.status() : serial.status();
+    absl::StatusOr<CertificateValidity> validity = CertificateValidityOf(*pem);
+    if (!serial.ok() || !key.ok() || !validity.ok()) {
+      const absl::Status& bad = !serial.ok() ? serial.status()
+                                : !key.ok()  ? key.status()
+                                             : validity.status();
       return absl::InvalidArgumentError(absl::StrCat(
           "merchant \"", name, "\": platform certificate ", source, ": ", bad.message()));
     }
+    expiries.push_back(KeyExpiry{name, std::string(kKindPlatformCert), *serial,
+                                 absl::FromUnixSeconds(validity->not_after)});
     keys.push_back(VerifierKey{*std::move(serial), *std::move(key)});
   }
-  absl::StatusOr<ResponseVerifier> verifier = ResponseVerifier::Create(std::move(keys));
+  absl::StatusOr<ResponseVerifier> verifier = ResponseVerifier::Create(keys);
   if (!verifier.ok()) return Prefixed(name, verifier.status());
   merchant.verifier = *std::move(verifier);
+  merchant.configured_keys = std::move(keys);
+  merchant.configured_expiries = std::move(expiries);
 
   if (!sources.apiv3_key.empty()) {
     absl::StatusOr<std::string> key = ReadSecretSource(sources.apiv3_key, "APIv3 key");

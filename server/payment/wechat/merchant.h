@@ -3,6 +3,7 @@
 #define ORDERQUERY_SERVER_PAYMENT_WECHAT_MERCHANT_H_
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "server/payment/wechat/crypto.h"
 #include "server/payment/wechat/endpoints.h"
+#include "server/payment/wechat/key_store.h"
 #include "server/payment/wechat/model.h"
 #include "server/payment/wechat/verifier.h"
 
@@ -44,6 +46,23 @@ struct MerchantConfig {
   // The APIv3 key (secret, kApiV3KeySize bytes): decrypts notification resources. Empty when
   // the merchant receives no notifications. Never logged or put in a message.
   std::string apiv3_key;
+  // Certificate mode: platform certificates are also downloaded from GET /v3/certificates
+  // (needs apiv3_key). Without a configured key the first download vouches for itself.
+  bool download_certificates = false;
+  // What LoadMerchantKeys read: the configured keys (also in `verifier`) and what they are, with
+  // expiries (the merchant API certificate too, when its file is given). The key store's start.
+  std::vector<VerifierKey> configured_keys;
+  std::vector<KeyExpiry> configured_expiries;
+  // The keys over time (downloads, rotation), shared by every copy of this config; set by the
+  // wiring (AttachKeyStore). Null: `verifier` is all there is.
+  std::shared_ptr<MerchantKeyStore> key_store;
+
+  // The verifier to check a reply or notification with now: the key store's current one, else
+  // `verifier`. Safe from any thread.
+  std::shared_ptr<const ResponseVerifier> ActiveVerifier() const;
+  // A reply or notification named a serial `checked_with` does not know: asks the key store
+  // for a (rate-limited) download. Never blocks.
+  void ReportUnknownSerial(const ResponseVerifier& checked_with, absl::string_view serial) const;
 
   // sp_mchid in partner mode (the same id as mchid).
   const std::string& sp_mchid() const { return mchid; }
@@ -62,6 +81,9 @@ struct MerchantKeySources {
   std::string public_key;
   // Certificate mode: platform certificates; each one's serial is read from the certificate.
   std::vector<std::string> platform_certificates;
+  // Optional: the merchant API certificate (apiclient_cert.pem), only to report its expiry; its
+  // serial must be the merchant's serial_no.
+  std::string merchant_certificate;
   // The APIv3 key: a file holding the 32 characters, or "env:NAME"; one trailing newline (\n or
   // \r\n) is dropped. Empty: merchant.apiv3_key is left as it is.
   std::string apiv3_key;
@@ -75,8 +97,9 @@ absl::StatusOr<std::string> ReadPemSource(absl::string_view source, absl::string
 // newline. Errors name the source and what it was for, never its content.
 absl::StatusOr<std::string> ReadSecretSource(absl::string_view source, absl::string_view what);
 
-// Fills merchant.private_key, merchant.verifier, merchant.wechatpay_serial and (when a source is
-// given) merchant.apiv3_key from `sources`, then Validate()s. Errors start with the merchant's name
+// Fills merchant.private_key, merchant.verifier, merchant.wechatpay_serial, configured_keys,
+// configured_expiries and (when a source is given) merchant.apiv3_key from `sources`, then
+// Validate()s. Errors start with the merchant's name
 // and name the key that failed; no key material is ever part of a message.
 absl::StatusOr<MerchantConfig> LoadMerchantKeys(MerchantConfig merchant,
                                                 const MerchantKeySources& sources);

@@ -48,9 +48,12 @@ absl::StatusOr<Notification> ParseNotification(const MerchantConfig& merchant,
                                                       ": cannot read notifications"));
   }
   // The exact bytes, before anything reads them (a re-serialised body would not verify).
-  if (absl::Status ok =
-          merchant.verifier.VerifyParts(timestamp, nonce, signature, serial, body, now);
+  const std::shared_ptr<const ResponseVerifier> verifier = merchant.ActiveVerifier();
+  if (absl::Status ok = verifier->VerifyParts(timestamp, nonce, signature, serial, body, now);
       !ok.ok()) {
+    // A new platform certificate WeChat signs with: fetch the list (rate-limited); WeChat
+    // delivers the notification again.
+    merchant.ReportUnknownSerial(*verifier, serial);
     return absl::UnauthenticatedError(
         absl::StrCat("WeChat notification failed verification: ", ok.message()));
   }

@@ -33,9 +33,10 @@ struct Notification {
 
 // Verifies a notification and decodes it. In order:
 //  1. merchant.apiv3_key configured (32 bytes), else FAILED_PRECONDITION;
-//  2. merchant.verifier.VerifyParts over `body` exactly as received: the four header values
-//     present, serial known (either key mode, any of several keys), timestamp within
-//     kMaxClockSkew of `now` either way, not a SIGNTEST probe, signature valid; otherwise
+//  2. merchant.ActiveVerifier()->VerifyParts (the key store's keys, else merchant.verifier) over
+//     `body` exactly as received (an unknown serial also asks the key store for a download): the
+//     four header values present, serial known (either key mode, any of several keys), timestamp
+//     within kMaxClockSkew of `now` either way, not a SIGNTEST probe, signature valid; otherwise
 //     UNAUTHENTICATED saying which check failed. Nothing of `body` is parsed before this passes;
 //  3. the envelope {id, create_time, event_type, resource_type, summary?, resource{algorithm,
 //     ciphertext, nonce, associated_data?, original_type?}}: INVALID_ARGUMENT for a body that is

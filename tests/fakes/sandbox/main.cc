@@ -37,7 +37,8 @@ namespace {
 constexpr ModuleFactory kModuleFactories[] = {&MakeWechatModule, &MakeMerchantModule};
 
 const std::set<std::string> kModuleFlags = {"merchant-public-key", "platform-private-key",
-                                            "platform-serial", "trade-merchant-key", "apiv3-key"};
+                                            "platform-serial",     "trade-merchant-key",
+                                            "apiv3-key",           "platform-cert"};
 const std::set<std::string> kCoreFlags = {
     "host",           "port",    "scenario",         "tls-cert",
     "tls-key",        "threads", "timeout-fault-ms", "keep-alive-timeout-s",
@@ -53,6 +54,8 @@ constexpr char kUsage[] = R"(usage: payment-sandbox [flags]
   --platform-private-key FILE   signs replies
   --platform-serial ID          Wechatpay-Serial of replies (PUB_KEY_ID_...)
   --apiv3-key KEY               32-byte APIv3 key that encrypts notifications (none: no notifications)
+  --platform-cert CERT[,KEY]    a platform certificate GET /v3/certificates lists (repeatable); KEY
+                                its private key (default --platform-private-key)
   --trade-merchant-key [MCHID=]KEY   merchant trade API sign key (repeatable; default sandbox-trade-key)
   --threads N                   worker threads = concurrent connections (default 1024)
   --timeout-fault-ms N          sleep of a "timeout" fault without sleep_ms (default 30000)

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -22,6 +23,7 @@
 #include "server/payment/wechat/verifier.h"
 #include "tests/fakes/sandbox/faults.h"
 #include "tests/fakes/sandbox/order_book.h"
+#include "tests/fakes/sandbox/wechat_certificates.h"
 #include "tests/fakes/sandbox/wechat_notify.h"
 #include "tests/fakes/seed_examples.h"
 
@@ -394,7 +396,8 @@ std::string NewNotificationId() { return absl::StrCat("EV-", wx::RandomNonce(24)
 class WechatModule final : public OrderBookModule<OrderState> {
  public:
   WechatModule(const SandboxContext& ctx, std::map<std::string, wx::RsaKey> merchant_keys,
-               wx::RsaKey platform_key, std::string platform_serial, std::string apiv3_key)
+               wx::RsaKey platform_key, std::string platform_serial, std::string apiv3_key,
+               std::unique_ptr<PlatformCertificates> certificates)
       : OrderBookModule(
             Format(), {{"out_trade_no", "20150806125346"}, {"kind", "vehicle"}},
             {ParseOrder, BuildReply, ControlError, [this](const OrderState& o) { Entered(o); },
@@ -404,6 +407,7 @@ class WechatModule final : public OrderBookModule<OrderState> {
         merchant_keys_(std::move(merchant_keys)),
         platform_key_(platform_key),
         platform_serial_(platform_serial),
+        certificates_(std::move(certificates)),
         sender_(std::move(platform_key), std::move(platform_serial), std::move(apiv3_key)),
         queue_(&sender_,
                [this](const std::string& no, const Delivery& d) { CountDelivery(no, d); }),
@@ -436,6 +440,20 @@ class WechatModule final : public OrderBookModule<OrderState> {
     server.Post("/__sandbox/notify", [this](const httplib::Request& req, httplib::Response& res) {
       NotifyControl(req, res);
     });
+    server.Get("/v3/certificates", [this](const httplib::Request& req, httplib::Response& res) {
+      Certificates(req, res);
+    });
+    server.Get("/__sandbox/certificates", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(certificates_->State().dump(), "application/json");
+    });
+    server.Post("/__sandbox/certificates",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  const json body = json::parse(req.body, nullptr, false);
+                  if (absl::Status s = certificates_->Update(body); !s.ok()) {
+                    return ReplyError(res, 400, "PARAM_ERROR", std::string(s.message()));
+                  }
+                  res.set_content(certificates_->State().dump(), "application/json");
+                });
     book_.RegisterControlRoutes(server);
   }
 
@@ -482,6 +500,38 @@ class WechatModule final : public OrderBookModule<OrderState> {
     if (kind == Kind::kDirect) return req.get_param_value("mchid");
     if (kind == Kind::kPartner) return req.get_param_value("sp_mchid");
     return req.get_param_value("sub_mchid");
+  }
+
+  // GET /v3/certificates: the listed platform certificates, encrypted with the APIv3 key, the
+  // reply signed by the list signer (sign_list_with).
+  void Certificates(const httplib::Request& req, httplib::Response& res) {
+    Traffic::Scope scope = ctx_.traffic->Track(req);
+    if (ctx_.verify_requests) {
+      std::string signer;
+      if (absl::Status auth = VerifyAuthorization(req, &signer); !auth.ok()) {
+        return SendError(res, 401, "SIGN_ERROR", std::string(auth.message()), false);
+      }
+    }
+    absl::StatusOr<std::string> body = certificates_->ListBody();
+    if (!body.ok()) {
+      return SendError(res, 500, "SYSTEM_ERROR", std::string(body.status().message()), false);
+    }
+    const PlatformCertificates::Signer signer = certificates_->ListSigner();
+    SignWith(signer.key, signer.serial, *body, res);
+    res.status = 200;
+    res.set_content(*body, "application/json");
+  }
+
+  void SignWith(const wx::RsaKey& key, const std::string& serial, const std::string& body,
+                httplib::Response& res) {
+    res.set_header("Request-ID", wx::RandomNonce(32));
+    absl::StatusOr<payment::http::Headers> headers = wx::SignedResponseHeaders(
+        key, serial, absl::ToUnixSeconds(absl::Now()), wx::RandomNonce(32), body);
+    if (!headers.ok()) {
+      std::fprintf(stderr, "sandbox: signing failed: %s\n", headers.status().ToString().c_str());
+      return;
+    }
+    for (const auto& [name, value] : *headers) res.set_header(name, value);
   }
 
   // Missing query parameters: WeChat answers 400 PARAM_ERROR naming the field.
@@ -838,7 +888,9 @@ class WechatModule final : public OrderBookModule<OrderState> {
     if (type == "missing_signature_headers") return;
     int64_t ts = absl::ToUnixSeconds(absl::Now());
     if (type == "stale_timestamp") ts += fault->skew_s;
-    std::string serial = platform_serial_;
+    // The reply signer may be rotated (POST /__sandbox/certificates "sign_with").
+    const PlatformCertificates::Signer signer = certificates_->ReplySigner();
+    std::string serial = signer.serial;
     if (type == "unknown_serial") {
       serial =
           fault->value.empty() ? "PUB_KEY_ID_0000000000000000000000000000000000" : fault->value;
@@ -847,7 +899,7 @@ class WechatModule final : public OrderBookModule<OrderState> {
     // A wrong signature is a real signature of other bytes: only checking catches it.
     const std::string signed_body = type == "wrong_signature" ? body + " " : body;
     absl::StatusOr<payment::http::Headers> headers =
-        wx::SignedResponseHeaders(*platform_key_, serial, ts, nonce, signed_body);
+        wx::SignedResponseHeaders(signer.key, serial, ts, nonce, signed_body);
     if (!headers.ok()) {
       std::fprintf(stderr, "sandbox: signing failed: %s\n", headers.status().ToString().c_str());
       return;
@@ -915,6 +967,7 @@ class WechatModule final : public OrderBookModule<OrderState> {
   const std::map<std::string, wx::RsaKey> merchant_keys_;
   const std::optional<wx::RsaKey> platform_key_;
   const std::string platform_serial_;
+  const std::unique_ptr<PlatformCertificates> certificates_;
   // Destroyed in reverse: the ticker and the queue stop before the sender goes.
   const NotificationSender sender_;
   NotificationQueue queue_;
@@ -962,8 +1015,31 @@ absl::StatusOr<std::unique_ptr<SandboxModule>> MakeWechatModule(
   if (!apiv3_key.empty() && apiv3_key.size() != 32) {
     return absl::InvalidArgumentError("--apiv3-key must be 32 bytes");
   }
-  return std::unique_ptr<SandboxModule>(new WechatModule(
-      context, std::move(merchant_keys), *platform_key, serial, std::move(apiv3_key)));
+  auto certificates = std::make_unique<PlatformCertificates>(*platform_key, serial, apiv3_key);
+  for (auto [it, end] = flags.equal_range("platform-cert"); it != end; ++it) {
+    const std::string& value = it->second;
+    const size_t comma = value.find(',');
+    const std::string cert_path = value.substr(0, comma);
+    wx::RsaKey key = *platform_key;
+    if (comma != std::string::npos) {
+      absl::StatusOr<std::string> key_pem = ReadFile(value.substr(comma + 1));
+      if (!key_pem.ok()) return key_pem.status();
+      absl::StatusOr<wx::RsaKey> k = wx::RsaKey::PrivateFromPem(*key_pem);
+      if (!k.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--platform-cert ", value, ": ", k.status().message()));
+      }
+      key = *k;
+    }
+    absl::StatusOr<std::string> pem = ReadFile(cert_path);
+    if (!pem.ok()) return pem.status();
+    if (absl::Status s = certificates->Add(*pem, key); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--platform-cert ", value, ": ", s.message()));
+    }
+  }
+  return std::unique_ptr<SandboxModule>(
+      new WechatModule(context, std::move(merchant_keys), *platform_key, serial,
+                       std::move(apiv3_key), std::move(certificates)));
 }
 
 }  // namespace orderquery::sandbox
