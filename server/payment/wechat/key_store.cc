@@ -314,4 +314,36 @@ void CertificateRefresher::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::vector<metrics::Sample> ExpirySamples(
+    const std::vector<std::shared_ptr<MerchantKeyStore>>& stores, absl::Time now) {
+  std::map<std::pair<std::string, std::string>, absl::Time> latest;
+  for (const auto& store : stores) {
+    for (const KeyExpiry& e : store->Expiries()) {
+      if (!e.expires.has_value()) continue;
+      auto [it, inserted] = latest.emplace(std::make_pair(e.merchant, e.kind), *e.expires);
+      if (!inserted) it->second = std::max(it->second, *e.expires);
+    }
+  }
+  std::vector<metrics::Sample> out;
+  out.reserve(latest.size());
+  for (const auto& [key, expires] : latest) {
+    out.push_back(metrics::Sample{{key.first, key.second}, DaysLeft(expires, now)});
+  }
+  return out;
+}
+
+void RegisterExpiryGauge(metrics::Registry* registry,
+                         std::vector<std::shared_ptr<MerchantKeyStore>> stores,
+                         std::function<absl::Time()> clock) {
+  if (registry == nullptr) return;
+  registry->AddCallback(
+      "orderquery_cert_expiry_days",
+      "Days until the last key of a kind expires (merchant_cert, platform_cert, downloaded_cert; "
+      "public keys never expire and are not reported)",
+      metrics::Type::kGauge, {"merchant", "kind"},
+      [stores = std::move(stores), clock = std::move(clock)] {
+        return ExpirySamples(stores, clock ? clock() : absl::Now());
+      });
+}
+
 }  // namespace orderquery::payment::wechat

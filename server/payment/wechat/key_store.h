@@ -37,6 +37,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/common/metrics.h"
 #include "server/payment/http/transport.h"
 #include "server/payment/wechat/certificates.h"
 #include "server/payment/wechat/verifier.h"
@@ -191,6 +192,19 @@ class CertificateRefresher {
   bool woken_ = false;  // guarded by mu_
   std::thread thread_;
 };
+
+// The samples of orderquery_cert_expiry_days{merchant,kind}: per merchant and kind, the days
+// until the *last* key of that kind held expires (during a rotation the old certificate's
+// nearing expiry is no alarm while the new one is held); negative once all have expired. Keys
+// without an expiry (WeChat Pay public keys) give no sample: they never expire.
+std::vector<metrics::Sample> ExpirySamples(
+    const std::vector<std::shared_ptr<MerchantKeyStore>>& stores, absl::Time now);
+
+// Registers orderquery_cert_expiry_days as a callback gauge that reads `stores` at scrape time
+// (the stores are kept alive by the callback). Nothing when `registry` is null.
+void RegisterExpiryGauge(metrics::Registry* registry,
+                         std::vector<std::shared_ptr<MerchantKeyStore>> stores,
+                         std::function<absl::Time()> clock = nullptr);
 
 }  // namespace orderquery::payment::wechat
 

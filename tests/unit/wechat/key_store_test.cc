@@ -465,6 +465,36 @@ TEST_F(KeyStoreTest, ExpiriesListConfiguredKeysAndSayPublicKeysNeverExpire) {
   EXPECT_DOUBLE_EQ(DaysLeft(kT0 + absl::Hours(36), kT0), 1.5);
 }
 
+// One exposition line of the gauge for merchant "app".
+std::string GaugeLine(const std::string& kind, const std::string& value) {
+  return absl::StrCat("orderquery_cert_expiry_days{merchant=\"app\",kind=\"", kind, "\"} ", value,
+                      "\n");
+}
+
+TEST_F(KeyStoreTest, ExpiryGaugeReportsTheLastKeyOfEachKindAndNoPublicKeys) {
+  auto configured = *MerchantKeyStore::Create(
+      Options(false, false), {},
+      {{"app", std::string(kKindPublicKey), kPubKeyId, std::nullopt},
+       {"app", std::string(kKindMerchantCert), "M1", kT0 + absl::Hours(24 * 10)},
+       {"app", std::string(kKindPlatformCert), kSerialA, kT0 + absl::Hours(24 * 2)},
+       {"app", std::string(kKindPlatformCert), kSerialB, kT0 + absl::Hours(24 * 30)}});
+  auto downloading = Bootstrapping();  // merchant "app" too: another store, same labels merge
+  Serve({{'a', kT0 + absl::Hours(24 * 3)}, {'b', kT0 + absl::Hours(24 * 5)}}, 'a');
+  ASSERT_TRUE(downloading->Refresh().ok());
+
+  metrics::Registry registry;
+  RegisterExpiryGauge(&registry, {configured, downloading}, [this] { return now_; });
+  const std::string text = registry.Expose();
+  EXPECT_THAT(text, HasSubstr("# TYPE orderquery_cert_expiry_days gauge"));
+  EXPECT_THAT(text, HasSubstr(GaugeLine("merchant_cert", "10")));
+  EXPECT_THAT(text, HasSubstr(GaugeLine("platform_cert", "30")));
+  EXPECT_THAT(text, HasSubstr(GaugeLine("downloaded_cert", "5")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("public_key")));
+  // Read at scrape time: a later scrape sees the clock and the store as they are then.
+  now_ += absl::Hours(24);
+  EXPECT_THAT(registry.Expose(), HasSubstr(GaugeLine("downloaded_cert", "4")));
+}
+
 TEST_F(KeyStoreTest, DownloadingNeedsTheApiV3Key) {
   MerchantKeyStore::Options o = Options(true, true);
   o.apiv3_key = "";
