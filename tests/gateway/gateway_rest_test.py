@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """End-to-end tests of orderquery-gateway (issue 12) over REST, against the real thing.
 
-Starts the payment sandbox, orderqueryd (on a fresh database of the ctest `mariadb` fixture,
-or of a MariaDB it starts itself when OQ_TEST_MARIADB_ENV is unset) and the gateway, all on
-loopback, then calls the gateway with urllib exactly as the seeds' callers would. Every process
+Starts a MariaDB of its own (or uses the server OQ_TEST_MARIADB_ENV names, on a fresh
+database), the payment sandbox, orderqueryd and the gateway, all on loopback, then calls the gateway with urllib exactly as the seeds' callers would. Every process
 it starts it stops, by pid. Python 3 standard library only.
 
 Environment: OQ_BUILD_DIR (default build/dev), OQ_SOURCE_DIR (default: this repo),
-OQ_TEST_MARIADB_ENV (the fixture's connection file).
+OQ_TEST_MARIADB_ENV (a running server's connection file, as tests/support/mariadb.sh writes).
 """
 
 import datetime
@@ -339,8 +338,11 @@ class GatewayRest(unittest.TestCase):
         oq_env = dict(os.environ, ORDERQUERY_DB_PASSWORD=db["password"])
         cls.oq_env = oq_env
         orderqueryd = os.path.join(BUILD, "server/orderqueryd")
-        subprocess.run([orderqueryd, "--config", oq_config_path, "--migrate-only"], env=oq_env,
-                       check=True, timeout=60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        migrate = subprocess.run([orderqueryd, "--config", oq_config_path, "--migrate-only"],
+                                 env=oq_env, timeout=60, capture_output=True, text=True)
+        if migrate.returncode != 0:
+            raise RuntimeError("orderqueryd --migrate-only failed (%d): %s" % (
+                migrate.returncode, migrate.stderr[-2000:]))
 
         cls.token = "gw-token-" + secrets.token_hex(12)
         values = ",".join("('%s', @uid, '%s', '%s', %d)" % (no, APPID, MCHID, amount)
