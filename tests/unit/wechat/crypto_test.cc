@@ -127,6 +127,25 @@ TEST(CertificateTest, SerialMatchesOpensslCli) {
   EXPECT_FALSE(CertificateSerialHex(ReadFileOrDie(TestDataPath("merchant_pub.pem"))).ok());
 }
 
+TEST(CertificateTest, ValidityMatchesOpensslCli) {
+  // openssl x509 -noout -startdate -enddate -in platform_a_cert.pem:
+  // notBefore=Nov 23 20:16:54 2026 GMT, notAfter=Oct 30 20:16:54 2126 GMT.
+  absl::StatusOr<CertificateValidity> v =
+      CertificateValidityOf(ReadFileOrDie(TestDataPath("platform_a_cert.pem")));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->not_before, 1795465014);
+  EXPECT_EQ(v->not_after, 4949065014);  // past 2038: no 32-bit time_t on the way
+  std::string cli;
+  ASSERT_EQ(RunShell("openssl x509 -noout -enddate -in " +
+                         ShellQuote(TestDataPath("platform_a_cert.pem")),
+                     &cli),
+            0)
+      << cli;
+  EXPECT_EQ(cli, "notAfter=Oct 30 20:16:54 2126 GMT\n");
+  EXPECT_EQ(CertificateValidityOf(ReadFileOrDie(TestDataPath("merchant_pub.pem"))).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(SignTest, FixedKeyAndMessageGiveTheKnownSignature) {
   absl::StatusOr<std::string> sig = SignSha256WithRsa(LoadPrivate("merchant_key.pem"), kMessage);
   ASSERT_TRUE(sig.ok()) << sig.status();

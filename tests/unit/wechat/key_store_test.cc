@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "server/payment/wechat/certificates.h"
 #include "server/payment/wechat/merchant.h"
+#include "server/payment/wechat/notification.h"
 #include "server/payment/wechat/signer.h"
 #include "tests/unit/wechat/test_util.h"
 
@@ -451,6 +452,29 @@ TEST_F(KeyStoreTest, MerchantReadsItsStoreAndReportsUnknownSerials) {
   plain.verifier = *ResponseVerifier::Create(
       {{kPubKeyId, *RsaKey::PublicFromPem(ReadFileOrDie(TestDataPath("wechatpay_pub.pem")))}});
   EXPECT_THAT(plain.ActiveVerifier()->Serials(), ElementsAre(kPubKeyId));
+}
+
+TEST_F(KeyStoreTest, ANotificationFromANewCertificateAsksForADownloadThenVerifies) {
+  auto store = Bootstrapping();
+  Serve({{'a', kT0 + absl::Hours(240)}}, 'a');
+  ASSERT_TRUE(store->Refresh().ok());
+  MerchantConfig m;
+  m.name = "app";
+  m.apiv3_key = kApiV3Key;
+  m.key_store = store;
+  const std::string body = R"({"id":"EV-1"})";  // not read: verification comes first
+  const std::string ts = std::to_string(absl::ToUnixSeconds(kT0 + absl::Minutes(2)));
+  const std::string sig = *SignResponse(PrivateOf('b'), ts, "n", body);
+  now_ = kT0 + absl::Minutes(2);
+  absl::StatusOr<Notification> n = ParseNotification(m, ts, "n", sig, kSerialB, body, now_);
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(store->stats().requested, 1);
+  // After the download b is known: the same bytes now pass verification (and fail later, on
+  // the envelope, which is not a real notification).
+  Serve({{'a', kT0 + absl::Hours(240)}, {'b', kT0 + absl::Hours(480)}}, 'a');
+  ASSERT_TRUE(store->Refresh().ok());
+  n = ParseNotification(m, ts, "n", sig, kSerialB, body, now_);
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kInvalidArgument) << n.status();
 }
 
 TEST_F(KeyStoreTest, ExpiriesListConfiguredKeysAndSayPublicKeysNeverExpire) {
