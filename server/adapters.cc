@@ -8,6 +8,7 @@
 #include "server/payment/wechat/errors.h"
 #include "server/payment/wechat/model.h"
 #include "server/payment/wechat/notification.h"
+#include "server/payment/wechat/verifier.h"
 
 namespace orderquery {
 
@@ -55,6 +56,18 @@ absl::StatusOr<const wechat::MerchantConfig*> WechatRechargeQuerier::MerchantFor
                               : absl::StrCat(" and sub_mchid ", order.sub_mchid)));
 }
 
+namespace {
+
+// A reply that failed verification, counted by why (the status carries the reason).
+void CountUnverified(metrics::CounterFamily* failures, const absl::Status& status) {
+  if (failures == nullptr) return;
+  if (std::optional<std::string> reason = wechat::VerificationFailureOf(status)) {
+    failures->WithLabels({"wechat", *reason})->Inc();
+  }
+}
+
+}  // namespace
+
 void WechatRechargeQuerier::Query(
     const domain::RechargeOrder& order, absl::Time deadline,
     std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) {
@@ -62,8 +75,12 @@ void WechatRechargeQuerier::Query(
   if (!merchant.ok()) return done(merchant.status());
   const std::string order_appid = order.appid;
   client_->QueryOrder(**merchant, order.order_no, deadline,
-                      [done, order_appid](absl::StatusOr<wechat::Transaction> tx) {
-                        if (!tx.ok()) return done(tx.status());
+                      [done, order_appid,
+                       failures = verification_failures_](absl::StatusOr<wechat::Transaction> tx) {
+                        if (!tx.ok()) {
+                          CountUnverified(failures, tx.status());
+                          return done(tx.status());
+                        }
                         done(ToUpstream(*tx, order_appid));
                       });
 }
@@ -72,7 +89,11 @@ void WechatRechargeQuerier::Close(const domain::RechargeOrder& order, absl::Time
                                   std::function<void(absl::Status)> done) {
   auto merchant = MerchantFor(order);
   if (!merchant.ok()) return done(merchant.status());
-  client_->CloseOrder(**merchant, order.order_no, order.sub_mchid, deadline, std::move(done));
+  client_->CloseOrder(**merchant, order.order_no, order.sub_mchid, deadline,
+                      [done = std::move(done), failures = verification_failures_](absl::Status s) {
+                        CountUnverified(failures, s);
+                        done(std::move(s));
+                      });
 }
 
 bool WechatRechargeQuerier::IsAlreadyPaid(const absl::Status& status) const {
@@ -113,6 +134,9 @@ http::Response WechatNotificationHandler::Handle(const http::Request& request) {
   for (const std::string& h : request.repeated_headers) {
     if (h.rfind("wechatpay-", 0) == 0) {
       counters_.rejected.fetch_add(1);
+      if (verification_failures_ != nullptr) {
+        verification_failures_->WithLabels({"wechat", "repeated_header"})->Inc();
+      }
       log::Warn("notification_rejected", {{"merchant", name}, {"why", "repeated " + h}});
       return Fail(401, "signature headers must appear once");
     }
@@ -125,7 +149,14 @@ http::Response WechatNotificationHandler::Handle(const http::Request& request) {
     const absl::Status& st = parsed.status();
     log::Warn("notification_rejected",
               {{"merchant", name}, {"remote", request.remote_addr}, {"error", st.ToString()}});
-    if (absl::IsUnauthenticated(st)) return Fail(401, "verification failed");
+    if (absl::IsUnauthenticated(st)) {
+      if (verification_failures_ != nullptr) {
+        verification_failures_
+            ->WithLabels({"wechat", std::string(wechat::VerificationFailureReason(st))})
+            ->Inc();
+      }
+      return Fail(401, "verification failed");
+    }
     if (absl::IsFailedPrecondition(st))
       return Fail(500, "merchant not configured for notifications");
     return Fail(400, "malformed notification");
@@ -208,8 +239,11 @@ void WechatVehicleQuerier::Query(const std::string& out_trade_no, const std::str
   }
   client_->QueryVehicleTransaction(
       *merchant, out_trade_no, sub_mchid, deadline,
-      [done](absl::StatusOr<wechat::VehicleResult> r) {
-        if (!r.ok()) return done(r.status());
+      [done, failures = verification_failures_](absl::StatusOr<wechat::VehicleResult> r) {
+        if (!r.ok()) {
+          CountUnverified(failures, r.status());
+          return done(r.status());
+        }
         done(usecase::VehicleAnswer{std::move(r->transaction), std::move(r->body)});
       });
 }

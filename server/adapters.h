@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "server/common/metrics.h"
 #include "server/http/listener.h"
 #include "server/payment/wechat/client.h"
 #include "server/payment/wechat/merchant.h"
@@ -35,6 +36,8 @@ class WechatRechargeQuerier final : public usecase::TransactionQuerier,
   void Close(const domain::RechargeOrder& order, absl::Time deadline,
              std::function<void(absl::Status)> done) override;
   bool IsAlreadyPaid(const absl::Status& status) const override;
+  // Counts replies that failed verification, by {provider, reason}; null counts nothing.
+  void set_verification_failures(metrics::CounterFamily* f) { verification_failures_ = f; }
 
  private:
   // The merchant the order was placed with, or FAILED_PRECONDITION naming what is missing.
@@ -43,6 +46,7 @@ class WechatRechargeQuerier final : public usecase::TransactionQuerier,
 
   payment::wechat::WechatPayClient* client_;
   const std::vector<payment::wechat::MerchantConfig>* merchants_;
+  metrics::CounterFamily* verification_failures_ = nullptr;
 };
 
 // POST /notify/wechat/{merchant}: WeChat's payment notifications, verified over the exact bytes,
@@ -61,12 +65,15 @@ class WechatNotificationHandler {
     std::atomic<int64_t> applied{0}, duplicate{0}, rejected{0}, unknown_order{0}, failed{0};
   };
   const Counters& counters() const { return counters_; }
+  // Counts notifications that failed verification, by {provider, reason}; null counts nothing.
+  void set_verification_failures(metrics::CounterFamily* f) { verification_failures_ = f; }
 
  private:
   const std::vector<payment::wechat::MerchantConfig>* merchants_;
   usecase::RechargeQuery* recharge_;
   Clock clock_;
   Counters counters_;
+  metrics::CounterFamily* verification_failures_ = nullptr;
 };
 
 class WechatVehicleQuerier final : public usecase::VehicleQuerier {
@@ -77,10 +84,12 @@ class WechatVehicleQuerier final : public usecase::VehicleQuerier {
   void Query(const std::string& out_trade_no, const std::string& sub_mchid, absl::Time deadline,
              std::function<void(absl::StatusOr<usecase::VehicleAnswer>)> done) override;
   absl::StatusOr<v1::VehicleTransaction> Decode(const std::string& body_json) const override;
+  void set_verification_failures(metrics::CounterFamily* f) { verification_failures_ = f; }
 
  private:
   payment::wechat::WechatPayClient* client_;
   const std::vector<payment::wechat::MerchantConfig>* merchants_;
+  metrics::CounterFamily* verification_failures_ = nullptr;
 };
 
 }  // namespace orderquery

@@ -13,6 +13,7 @@
 #include "server/adapters.h"
 #include "server/common/executor.h"
 #include "server/common/log.h"
+#include "server/common/metrics.h"
 #include "server/http/listener.h"
 #include "server/payment/http/curl_transport.h"
 #include "server/payment/merchant/http_client.h"
@@ -28,6 +29,7 @@
 #include "storage/migrations.h"
 #include "storage/mysql_pool.h"
 #include "storage/recharge_repository.h"
+#include "storage/retention.h"
 #include "storage/snapshot_repositories.h"
 
 namespace orderquery {
@@ -192,7 +194,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
   // Credentials first: a bad key fails start-up before anything connects.
   auto merchants = LoadWechatMerchants(cfg);
   if (!merchants.ok()) return merchants.status();
-  auto transport = payment::http::MakeCurlTransport(TransportOptionsFrom(cfg.upstream));
+  // Metrics only with an admin listener to serve them: off, nothing is recorded at all.
+  std::unique_ptr<metrics::Registry> registry;
+  if (!cfg.admin.listen.empty()) registry = std::make_unique<metrics::Registry>();
+  payment::http::TransportOptions transport_options = TransportOptionsFrom(cfg.upstream);
+  transport_options.metrics = registry.get();
+  auto transport = payment::http::MakeCurlTransport(std::move(transport_options));
   if (!transport.ok()) return transport.status();
   auto trade_client =
       payment::merchant::HttpMerchantTradeClient::Create(cfg.trade_merchants, transport->get());
@@ -200,7 +207,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
 
   auto pool = ConnectAndMigrate(cfg);
   if (!pool.ok()) return pool.status();
-  std::unique_ptr<App> app(new App(std::move(cfg), std::move(*pool)));
+  std::unique_ptr<App> app(new App(std::move(cfg), std::move(*pool), std::move(registry)));
   auto& s = *app->services_;
   s.transport = std::move(*transport);
   s.wechat_merchants = std::move(*merchants);
@@ -274,19 +281,45 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
   s.trade = std::make_unique<usecase::TradeQuery>(s.trade_repo.get(), s.merchant.get(),
                                                   app->executor_.get(), c.default_trade_merchant,
                                                   absl::Milliseconds(c.trade_refresh_interval_ms));
-  s.order_query =
-      std::make_unique<service::OrderQueryServiceImpl>(s.recharge.get(), s.vehicle.get());
-  s.trade_order = std::make_unique<service::TradeOrderServiceImpl>(s.trade.get());
+  s.order_query = std::make_unique<service::OrderQueryServiceImpl>(
+      s.recharge.get(), s.vehicle.get(), app->metrics_.get());
+  s.trade_order =
+      std::make_unique<service::TradeOrderServiceImpl>(s.trade.get(), app->metrics_.get());
+  app->RegisterMetrics();
   log::Info("wiring_done", {{"wechat_merchants", static_cast<int>(s.wechat_merchants.size())},
                             {"trade_merchants", static_cast<int>(c.trade_merchants.size())}});
   return app;
 }
 
-App::App(config::Config cfg, std::unique_ptr<storage::ConnectionPool> pool)
-    : cfg_(std::move(cfg)), pool_(std::move(pool)) {
+App::App(config::Config cfg, std::unique_ptr<storage::ConnectionPool> pool,
+         std::unique_ptr<metrics::Registry> metrics)
+    : metrics_(std::move(metrics)), cfg_(std::move(cfg)), pool_(std::move(pool)) {
   const int workers = cfg_.workers > 0 ? cfg_.workers : cfg_.db.pool_size;
   executor_ = std::make_unique<BlockingExecutor>(workers, cfg_.max_queue);
   services_ = std::make_unique<Services>();
+  const config::RetentionConfig& rc = cfg_.retention;
+  if (rc.query_log_days > 0 || rc.notification_days > 0) {
+    storage::RetentionOptions ro;
+    ro.query_log_age = absl::Hours(24) * rc.query_log_days;
+    ro.notification_age = absl::Hours(24) * rc.notification_days;
+    ro.batch = rc.batch;
+    ro.pause = absl::Milliseconds(rc.pause_ms);
+    ro.interval = absl::Milliseconds(rc.interval_ms);
+    retention_ = std::make_unique<storage::RetentionTask>(pool_.get(), std::move(ro));
+  }
+  if (metrics_) {
+    http::ListenerOptions lo;
+    lo.threads = 2;
+    lo.max_body_bytes = 1024;
+    admin_listener_ = std::make_unique<http::Listener>(lo);
+    metrics::Registry* registry = metrics_.get();
+    admin_listener_->Get("/metrics", [registry](const http::Request&) {
+      http::Response r;
+      r.content_type = metrics::kContentType;
+      r.body = registry->Expose();
+      return r;
+    });
+  }
 }
 
 App::~App() { Shutdown(absl::ZeroDuration()); }
@@ -332,6 +365,15 @@ absl::StatusOr<std::string> App::Start() {
     }
     notify_address_ = *notify;
   }
+  if (admin_listener_) {
+    auto admin = admin_listener_->Start(cfg_.admin.listen);
+    if (!admin.ok()) {
+      return absl::Status(admin.status().code(),
+                          absl::StrCat("admin.listen: ", admin.status().message()));
+    }
+    admin_address_ = *admin;
+  }
+  if (retention_) retention_->Start();
   if (services_->reconciler) services_->reconciler->Start();
   if (services_->cert_refresher) services_->cert_refresher->Start();
 
@@ -348,6 +390,117 @@ absl::StatusOr<std::string> App::Start() {
                                {"notify", notify_address_},
                                {"reconcile", services_->reconciler != nullptr}});
   return bound;
+}
+
+void App::RegisterMetrics() {
+  metrics::Registry* r = metrics_.get();
+  if (r == nullptr) return;
+  using metrics::Sample;
+  using metrics::Type;
+  Services& s = *services_;
+  auto& verification = r->Counters("orderquery_verification_failures_total",
+                                   "Provider replies and notifications that failed verification",
+                                   {"provider", "reason"});
+  s.recharge_querier->set_verification_failures(&verification);
+  s.vehicle_querier->set_verification_failures(&verification);
+  if (s.notify_handler) s.notify_handler->set_verification_failures(&verification);
+
+  // The lifecycle's own counters, read at scrape time.
+  const usecase::LifecycleCounters* lc = &s.recharge->counters();
+  auto read = [](const std::atomic<int64_t>& a) { return static_cast<double>(a.load()); };
+  r->AddCallback("orderquery_credits_total", "Recharges credited", Type::kCounter,
+                 [lc, read] { return read(lc->credits); });
+  r->AddCallback("orderquery_credited_fen_total", "Fen credited", Type::kCounter,
+                 [lc, read] { return read(lc->credited_fen); });
+  r->AddCallback("orderquery_late_credits_total",
+                 "Credits of a payment that arrived after the order was closed", Type::kCounter,
+                 [lc, read] { return read(lc->late_credits); });
+  r->AddCallback("orderquery_credits_refused_total",
+                 "Paid replies that failed a crediting check (reasons in the log)", Type::kCounter,
+                 [lc, read] { return read(lc->refused_credits); });
+  r->AddCallback("orderquery_state_moves_refused_total",
+                 "State changes the order state machine refused (details in the log)",
+                 Type::kCounter, [lc, read] { return read(lc->refused_moves); });
+  r->AddCallback("orderquery_refunds_after_credit_total",
+                 "REFUND seen after a credit (balance kept)", Type::kCounter,
+                 [lc, read] { return read(lc->refunds_after_credit); });
+  r->AddCallback("orderquery_state_races_lost_total",
+                 "State changes decided on a row that changed meanwhile (decided again)",
+                 Type::kCounter, [lc, read] { return read(lc->lost_races); });
+  r->AddCallback("orderquery_coalesced_joins_total",
+                 "Callers that joined an upstream query already under way", Type::kCounter,
+                 {"flow"}, [&s] {
+                   return std::vector<Sample>{
+                       {{"recharge"}, static_cast<double>(s.recharge->coalesced_joins())},
+                       {{"vehicle"}, static_cast<double>(s.vehicle->coalesced_joins())},
+                       {{"trade"}, static_cast<double>(s.trade->coalesced_joins())}};
+                 });
+  if (s.notify_handler) {
+    const WechatNotificationHandler::Counters* nc = &s.notify_handler->counters();
+    r->AddCallback(
+        "orderquery_notifications_total",
+        "Provider notifications: verified (applied), duplicate, rejected, unknown_order, failed",
+        Type::kCounter, {"result"}, [nc, read] {
+          return std::vector<Sample>{{{"verified"}, read(nc->applied)},
+                                     {{"duplicate"}, read(nc->duplicate)},
+                                     {{"rejected"}, read(nc->rejected)},
+                                     {{"unknown_order"}, read(nc->unknown_order)},
+                                     {{"failed"}, read(nc->failed)}};
+        });
+  }
+  if (s.reconciler) {
+    const usecase::Reconciler::Totals* t = &s.reconciler->totals();
+    r->AddCallback("orderquery_reconcile_lag_seconds",
+                   "Age of the oldest overdue reconciliation check at the last sweep", Type::kGauge,
+                   [t] { return static_cast<double>(t->lag_ms.load()) / 1000.0; });
+    r->AddCallback("orderquery_reconcile_overdue", "Checks due and not yet claimed (last sweep)",
+                   Type::kGauge, [t, read] { return read(t->overdue); });
+    r->AddCallback("orderquery_reconcile_sweeps_total", "Reconciliation sweeps", Type::kCounter,
+                   [t, read] { return read(t->sweeps); });
+    r->AddCallback("orderquery_reconcile_claimed_total", "Orders claimed for a check",
+                   Type::kCounter, [t, read] { return read(t->claimed); });
+    r->AddCallback("orderquery_reconcile_checks_total",
+                   "Reconciliation work done, by outcome (late_credit is a subset of credited)",
+                   Type::kCounter, {"outcome"}, [t, read] {
+                     return std::vector<Sample>{{{"credited"}, read(t->credited)},
+                                                {{"late_credit"}, read(t->late_credits)},
+                                                {{"closed"}, read(t->closed)},
+                                                {{"failed"}, read(t->failed)}};
+                   });
+  }
+  storage::ConnectionPool* pool = pool_.get();
+  r->AddCallback("orderquery_db_pool_in_use", "Database connections in use", Type::kGauge, [pool] {
+    const auto st = pool->GetStats();
+    return static_cast<double>(st.open - st.idle);
+  });
+  r->AddCallback("orderquery_db_pool_size", "Database connections the pool may open", Type::kGauge,
+                 [pool] { return static_cast<double>(pool->GetStats().pool_size); });
+  r->AddCallback("orderquery_db_pool_waits_total", "Connection acquisitions that had to wait",
+                 Type::kCounter,
+                 [pool] { return static_cast<double>(pool->GetStats().waits_total); });
+  r->AddCallback("orderquery_db_pool_timeouts_total",
+                 "Connection acquisitions that timed out (UNAVAILABLE)", Type::kCounter,
+                 [pool] { return static_cast<double>(pool->GetStats().timeouts_total); });
+  BlockingExecutor* executor = executor_.get();
+  r->AddCallback("orderquery_executor_queue_depth", "Blocking work queued for a thread",
+                 Type::kGauge, [executor] { return static_cast<double>(executor->queue_depth()); });
+  r->AddCallback("orderquery_executor_max_queue", "Queue bound (RESOURCE_EXHAUSTED above it)",
+                 Type::kGauge, [max = cfg_.max_queue] { return static_cast<double>(max); });
+  if (retention_) {
+    storage::RetentionTask* rt = retention_.get();
+    r->AddCallback("orderquery_retention_deleted_rows_total",
+                   "Rows deleted because they outlived their retention", Type::kCounter, {"table"},
+                   [rt] {
+                     using storage::RetainedTable;
+                     return std::vector<Sample>{
+                         {{"t_user_order_query_log"},
+                          static_cast<double>(rt->deleted(RetainedTable::kQueryLog))},
+                         {{"t_payment_notification"},
+                          static_cast<double>(rt->deleted(RetainedTable::kNotifications))}};
+                   });
+    r->AddCallback("orderquery_retention_failures_total", "Retention passes that failed",
+                   Type::kCounter, [rt] { return static_cast<double>(rt->failures()); });
+  }
 }
 
 void App::HealthLoop() {
@@ -381,6 +534,7 @@ void App::Shutdown(absl::Duration grace) {
   if (health_thread_.joinable()) health_thread_.join();
   // Background work first: the reconciler finishes the orders in hand (their provider calls
   // complete or time out), the notification listener the requests in progress.
+  if (retention_) retention_->Stop();  // between two batches
   if (services_ && services_->reconciler) services_->reconciler->Stop();
   // No download may be in flight when the transport goes (services_.reset() below).
   if (services_ && services_->cert_refresher) services_->cert_refresher->Stop();
@@ -392,6 +546,8 @@ void App::Shutdown(absl::Duration grace) {
     server_->Wait();
   }
   // Order matters: queued work finishes (it may still call upstream), then the transport stops.
+  // Scrapes read the executor and the services: no scrape after this.
+  if (admin_listener_) admin_listener_->Stop();
   executor_.reset();  // runs what is queued, then joins
   services_.reset();
 }

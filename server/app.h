@@ -20,6 +20,13 @@ namespace orderquery {
 
 namespace storage {
 class ConnectionPool;
+class RetentionTask;
+}  // namespace storage
+namespace metrics {
+class Registry;
+}
+namespace http {
+class Listener;
 }
 class BlockingExecutor;
 
@@ -38,12 +45,21 @@ class App {
   void Shutdown(absl::Duration grace);
   // The bound "host:port" of the notification listener after Start(); empty when off.
   const std::string& notify_address() const { return notify_address_; }
+  // The bound "host:port" of the admin listener (GET /metrics) after Start(); empty when off.
+  const std::string& admin_address() const { return admin_address_; }
+  // The metrics registry; null when admin.listen is off (then nothing is recorded at all).
+  metrics::Registry* metrics() const { return metrics_.get(); }
 
  private:
-  App(config::Config cfg, std::unique_ptr<storage::ConnectionPool> pool);
+  App(config::Config cfg, std::unique_ptr<storage::ConnectionPool> pool,
+      std::unique_ptr<metrics::Registry> metrics);
   void HealthLoop();
+  // Scrape-time metrics over the counters the components keep (no rewrite of those).
+  void RegisterMetrics();
 
   struct Services;
+  // First, so it is destroyed last: components hold pointers into it.
+  std::unique_ptr<metrics::Registry> metrics_;
   config::Config cfg_;
   std::unique_ptr<storage::ConnectionPool> pool_;
   std::unique_ptr<BlockingExecutor> executor_;
@@ -54,6 +70,9 @@ class App {
   std::condition_variable health_cv_;
   bool stopping_ = false;
   std::string notify_address_;
+  std::unique_ptr<storage::RetentionTask> retention_;
+  std::unique_ptr<http::Listener> admin_listener_;
+  std::string admin_address_;
 };
 
 }  // namespace orderquery

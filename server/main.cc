@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
     std::printf("orderqueryd notifications on http://%s/notify/wechat/{merchant}\n",
                 (*app)->notify_address().c_str());
   }
+  if (!(*app)->admin_address().empty()) {
+    std::printf("orderqueryd metrics on http://%s/metrics\n", (*app)->admin_address().c_str());
+  }
   std::fflush(stdout);
 
   int sig = 0;

@@ -299,7 +299,9 @@ absl::StatusOr<ConnectionLease> ConnectionPool::Acquire() {
       auto can_proceed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !idle_.empty() || open_ < options_.pool_size;
       };
+      if (!can_proceed()) ++waits_total_;
       if (!mu_.AwaitWithDeadline(absl::Condition(&can_proceed), deadline)) {
+        ++timeouts_total_;
         return absl::UnavailableError(absl::StrCat(
             "mysql connection pool exhausted: all ", options_.pool_size,
             " connections in use; waited ", absl::FormatDuration(options_.acquire_timeout)));
@@ -383,6 +385,8 @@ ConnectionPool::Stats ConnectionPool::GetStats() const {
   s.idle = static_cast<int>(idle_.size());
   s.opened_total = opened_total_;
   s.discarded_total = discarded_total_;
+  s.waits_total = waits_total_;
+  s.timeouts_total = timeouts_total_;
   return s;
 }
 

@@ -121,6 +121,8 @@ class ConnectionPool {
     int idle = 0;
     int64_t opened_total = 0;     // connections ever opened (reconnects included)
     int64_t discarded_total = 0;  // connections closed because they were broken or dead
+    int64_t waits_total = 0;      // acquisitions that found every connection in use and waited
+    int64_t timeouts_total = 0;   // acquisitions that gave up after acquire_timeout
   };
 
   // INVALID_ARGUMENT for bad options; UNAVAILABLE when connect_on_create and the server cannot
@@ -159,6 +161,8 @@ class ConnectionPool {
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t opened_total_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t discarded_total_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t waits_total_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t timeouts_total_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 struct TransactionOptions {

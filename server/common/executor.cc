@@ -29,6 +29,11 @@ bool BlockingExecutor::TrySubmit(std::function<void()> task) {
   return true;
 }
 
+size_t BlockingExecutor::queue_depth() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
 void BlockingExecutor::Loop() {
   for (;;) {
     std::function<void()> task;

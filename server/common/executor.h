@@ -23,12 +23,14 @@ class BlockingExecutor {
 
   // False when the queue is full or the executor is shutting down.
   bool TrySubmit(std::function<void()> task);
+  // Tasks waiting for a thread (the metrics endpoint reads it).
+  size_t queue_depth() const;
 
  private:
   void Loop();
 
   const size_t max_queue_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
   bool stopping_ = false;

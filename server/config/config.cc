@@ -169,13 +169,11 @@ const std::vector<KeyDef<Config>>& TopKeys() {
       Int<Config>(
           "upstream.certificate_refresh_ms",
           "WeChat platform certificates are downloaded this often (download_certificates)",
-          [](Config & c) -> auto& { return c.upstream.certificate_refresh_ms; }, 60000,
-          604800000),
+          [](Config & c) -> auto& { return c.upstream.certificate_refresh_ms; }, 60000, 604800000),
       Int<Config>(
           "upstream.certificate_min_refresh_ms",
           "an unknown serial triggers a certificates download at most this often",
-          [](Config & c) -> auto& { return c.upstream.certificate_min_refresh_ms; }, 1000,
-          3600000),
+          [](Config & c) -> auto& { return c.upstream.certificate_min_refresh_ms; }, 1000, 3600000),
       Int<Config>(
           "recharge.refresh_interval_ms",
           "a pending recharge order is asked upstream at most this often",
@@ -227,6 +225,26 @@ const std::vector<KeyDef<Config>>& TopKeys() {
       Int<Config>(
           "reconcile.max_inflight", "provider calls the reconciler has out at once",
           [](Config & c) -> auto& { return c.reconcile.max_inflight; }, 1, 1024),
+      Str<Config>(
+          "admin.listen", "HTTP host:port for GET /metrics (Prometheus; empty = off)",
+          [](Config & c) -> auto& { return c.admin.listen; }),
+      Int<Config>(
+          "retention.query_log_days",
+          "t_user_order_query_log rows older than this are deleted (0 = keep)",
+          [](Config & c) -> auto& { return c.retention.query_log_days; }, 0, 36500),
+      Int<Config>(
+          "retention.notification_days",
+          "t_payment_notification rows older than this are deleted (0 = keep)",
+          [](Config & c) -> auto& { return c.retention.notification_days; }, 0, 36500),
+      Int<Config>(
+          "retention.batch", "rows deleted per statement (one short transaction)",
+          [](Config & c) -> auto& { return c.retention.batch; }, 1, 100000),
+      Int<Config>(
+          "retention.pause_ms", "pause between deletion batches",
+          [](Config & c) -> auto& { return c.retention.pause_ms; }, 0, 60000),
+      Int<Config>(
+          "retention.interval_ms", "how often each replica deletes expired rows",
+          [](Config & c) -> auto& { return c.retention.interval_ms; }, 1000, 86400000),
   };
   return *keys;
 }
@@ -468,6 +486,9 @@ absl::Status Validate(const Config& c) {
   }
   if (!c.notify.listen.empty() && c.notify.listen.find(':') == std::string::npos) {
     return KeyError("notify.listen", "must be host:port");
+  }
+  if (!c.admin.listen.empty() && c.admin.listen.find(':') == std::string::npos) {
+    return KeyError("admin.listen", "must be host:port");
   }
   if (c.reconcile.backoff_ms.empty()) return KeyError("reconcile.backoff_ms", "needs a value");
   for (const std::string& b : c.reconcile.backoff_ms) {

@@ -102,6 +102,20 @@ struct ReconcileConfig {
   int max_inflight = 4;
 };
 
+// The admin HTTP listener: GET /metrics (Prometheus text format).
+struct AdminConfig {
+  std::string listen;  // host:port; empty = off
+};
+
+// How long rows that only grow are kept (deleted in bounded batches by a background task).
+struct RetentionConfig {
+  int query_log_days = 90;      // t_user_order_query_log; 0 = keep forever
+  int notification_days = 180;  // t_payment_notification; 0 = keep forever
+  int batch = 1000;             // rows per DELETE (one short transaction)
+  int pause_ms = 200;           // between batches, so writers get the table
+  int interval_ms = 3600000;    // how often a replica looks for expired rows
+};
+
 struct Config {
   std::string listen = "127.0.0.1:50051";
   bool reflection = true;
@@ -121,6 +135,8 @@ struct Config {
   std::string default_trade_merchant;
   NotifyConfig notify;
   ReconcileConfig reconcile;
+  AdminConfig admin;
+  RetentionConfig retention;
 };
 
 using Env = std::map<std::string, std::string>;

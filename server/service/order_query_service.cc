@@ -57,6 +57,7 @@ void FillRechargeResponse(const usecase::RechargeQueryResult& r,
 grpc::ServerUnaryReactor* OrderQueryServiceImpl::QueryRechargeOrder(
     grpc::CallbackServerContext* ctx, const v1::QueryRechargeOrderRequest* req,
     v1::QueryRechargeOrderResponse* resp) {
+  const auto started = RpcMetrics::Clock::now();
   auto* reactor = ctx->DefaultReactor();
   usecase::RechargeQueryRequest r;
   r.appid = Metadata(ctx, "appid");
@@ -64,27 +65,39 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::QueryRechargeOrder(
   r.order_no = req->order_no();
   r.force_refresh = req->force_refresh();
   r.deadline = DeadlineOf(ctx);
-  recharge_->Run(std::move(r),
-                 [reactor, resp](absl::StatusOr<usecase::RechargeQueryResult> result) {
-                   if (!result.ok()) return reactor->Finish(ToGrpc(result.status()));
-                   FillRechargeResponse(*result, resp);
-                   reactor->Finish(grpc::Status::OK);
-                 });
+  recharge_->Run(std::move(r), [reactor, resp, started, m = &recharge_metrics_](
+                                   absl::StatusOr<usecase::RechargeQueryResult> result) {
+    if (!result.ok()) {
+      grpc::Status s = ToGrpc(result.status());
+      m->Record(started, s.error_code());
+      return reactor->Finish(s);
+    }
+    FillRechargeResponse(*result, resp);
+    m->Record(started, grpc::StatusCode::OK);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* OrderQueryServiceImpl::GetVehicleTransaction(
     grpc::CallbackServerContext* ctx, const v1::GetVehicleTransactionRequest* req,
     v1::VehicleTransaction* resp) {
+  const auto started = RpcMetrics::Clock::now();
   auto* reactor = ctx->DefaultReactor();
   usecase::VehicleQueryRequest r;
   r.out_trade_no = req->out_trade_no();
   r.sub_mchid = req->sub_mchid();
   r.force_refresh = req->force_refresh();
   r.deadline = DeadlineOf(ctx);
-  vehicle_->Run(std::move(r), [reactor, resp](absl::StatusOr<v1::VehicleTransaction> result) {
-    if (!result.ok()) return reactor->Finish(ToGrpc(result.status()));
+  vehicle_->Run(std::move(r), [reactor, resp, started, m = &vehicle_metrics_](
+                                  absl::StatusOr<v1::VehicleTransaction> result) {
+    if (!result.ok()) {
+      grpc::Status s = ToGrpc(result.status());
+      m->Record(started, s.error_code());
+      return reactor->Finish(s);
+    }
     *resp = std::move(*result);
+    m->Record(started, grpc::StatusCode::OK);
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;

@@ -4,6 +4,8 @@
 #define ORDERQUERY_SERVER_SERVICE_ORDER_QUERY_SERVICE_H_
 
 #include "orderquery/v1/service.grpc.pb.h"
+#include "server/common/metrics.h"
+#include "server/service/rpc_metrics.h"
 #include "server/usecase/recharge_query.h"
 #include "server/usecase/vehicle_query.h"
 
@@ -11,8 +13,13 @@ namespace orderquery::service {
 
 class OrderQueryServiceImpl final : public v1::OrderQueryService::CallbackService {
  public:
-  OrderQueryServiceImpl(usecase::RechargeQuery* recharge, usecase::VehicleQuery* vehicle)
-      : recharge_(recharge), vehicle_(vehicle) {}
+  // `metrics` may be null (no RPC metrics).
+  OrderQueryServiceImpl(usecase::RechargeQuery* recharge, usecase::VehicleQuery* vehicle,
+                        metrics::Registry* metrics = nullptr)
+      : recharge_(recharge),
+        vehicle_(vehicle),
+        recharge_metrics_(metrics, "/orderquery.v1.OrderQueryService/QueryRechargeOrder"),
+        vehicle_metrics_(metrics, "/orderquery.v1.OrderQueryService/GetVehicleTransaction") {}
 
   grpc::ServerUnaryReactor* QueryRechargeOrder(grpc::CallbackServerContext* ctx,
                                                const v1::QueryRechargeOrderRequest* req,
@@ -24,6 +31,8 @@ class OrderQueryServiceImpl final : public v1::OrderQueryService::CallbackServic
  private:
   usecase::RechargeQuery* recharge_;
   usecase::VehicleQuery* vehicle_;
+  RpcMetrics recharge_metrics_;
+  RpcMetrics vehicle_metrics_;
 };
 
 // Fills the seed's {code, msg, data} answer.

@@ -8,17 +8,24 @@ namespace orderquery::service {
 grpc::ServerUnaryReactor* TradeOrderServiceImpl::GetTradeOrder(grpc::CallbackServerContext* ctx,
                                                                const v1::GetTradeOrderRequest* req,
                                                                v1::GetTradeOrderResponse* resp) {
+  const auto started = RpcMetrics::Clock::now();
   auto* reactor = ctx->DefaultReactor();
   usecase::TradeQueryRequest r;
   r.merchant = req->merchant();
   r.trade_order_id = req->trade_order_id();
   r.force_refresh = req->force_refresh();
   r.deadline = DeadlineOf(ctx);
-  trade_->Run(std::move(r), [reactor, resp](absl::StatusOr<usecase::TradeQueryResult> result) {
-    if (!result.ok()) return reactor->Finish(ToGrpc(result.status()));
+  trade_->Run(std::move(r), [reactor, resp, started,
+                             m = &metrics_](absl::StatusOr<usecase::TradeQueryResult> result) {
+    if (!result.ok()) {
+      grpc::Status s = ToGrpc(result.status());
+      m->Record(started, s.error_code());
+      return reactor->Finish(s);
+    }
     resp->set_code(0);
     resp->set_msg("success");
     *resp->mutable_data() = payment::merchant::ToProto(result->order);
+    m->Record(started, grpc::StatusCode::OK);
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;

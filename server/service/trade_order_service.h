@@ -4,19 +4,24 @@
 #define ORDERQUERY_SERVER_SERVICE_TRADE_ORDER_SERVICE_H_
 
 #include "orderquery/v1/service.grpc.pb.h"
+#include "server/common/metrics.h"
+#include "server/service/rpc_metrics.h"
 #include "server/usecase/trade_query.h"
 
 namespace orderquery::service {
 
 class TradeOrderServiceImpl final : public v1::TradeOrderService::CallbackService {
  public:
-  explicit TradeOrderServiceImpl(usecase::TradeQuery* trade) : trade_(trade) {}
+  // `metrics` may be null (no RPC metrics).
+  explicit TradeOrderServiceImpl(usecase::TradeQuery* trade, metrics::Registry* metrics = nullptr)
+      : trade_(trade), metrics_(metrics, "/orderquery.v1.TradeOrderService/GetTradeOrder") {}
   grpc::ServerUnaryReactor* GetTradeOrder(grpc::CallbackServerContext* ctx,
                                           const v1::GetTradeOrderRequest* req,
                                           v1::GetTradeOrderResponse* resp) override;
 
  private:
   usecase::TradeQuery* trade_;
+  RpcMetrics metrics_;
 };
 
 }  // namespace orderquery::service

@@ -4,6 +4,8 @@
 #ifndef ORDERQUERY_SERVER_USECASE_COALESCER_H_
 #define ORDERQUERY_SERVER_USECASE_COALESCER_H_
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -26,8 +28,13 @@ class Coalescer {
     std::lock_guard<std::mutex> lock(mu_);
     auto& waiters = inflight_[key];
     waiters.push_back(std::move(done));
-    return waiters.size() == 1;
+    if (waiters.size() == 1) return true;
+    joins_.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
+
+  // Callers that joined work already under way, since creation.
+  int64_t joins() const { return joins_.load(std::memory_order_relaxed); }
 
   // Delivers `result` to every waiter of `key` (outside the lock) and forgets the key.
   void Complete(const std::string& key, const absl::StatusOr<T>& result) {
@@ -45,6 +52,7 @@ class Coalescer {
  private:
   std::mutex mu_;
   std::map<std::string, std::vector<Done>> inflight_;
+  std::atomic<int64_t> joins_{0};
 };
 
 }  // namespace orderquery::usecase

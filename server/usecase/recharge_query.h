@@ -128,6 +128,7 @@ class RechargeQuery {
                                  const domain::UpstreamTransaction& tx);
 
   const LifecycleCounters& counters() const { return counters_; }
+  int64_t coalesced_joins() const { return coalescer_.joins(); }
   absl::Time Now() const { return clock_(); }
 
  private:

@@ -49,6 +49,8 @@ class TradeQuery {
   // reports them (payment/merchant/errors.h). A failed store after a good upstream answer is
   // logged and the answer still returned: storage is the cache, the merchant API the truth.
   void Run(TradeQueryRequest req, Done done);
+  // Callers that joined an upstream query already under way (metrics).
+  int64_t coalesced_joins() const { return coalescer_.joins(); }
 
  private:
   void AfterLoad(const TradeQueryRequest& req,

@@ -50,6 +50,8 @@ class VehicleQuery {
       domain::VehicleRepository* repo, VehicleQuerier* upstream, BlockingExecutor* executor,
       absl::Duration refresh_interval = absl::Minutes(1), Clock clock = [] { return absl::Now(); });
   void Run(VehicleQueryRequest req, Done done);
+  // Callers that joined an upstream query already under way (metrics).
+  int64_t coalesced_joins() const { return coalescer_.joins(); }
 
  private:
   void OnUpstream(const std::string& key, const VehicleQueryRequest& req,

@@ -138,7 +138,23 @@ class CurlTransport::Loop {
       : options_(std::move(options)),
         multi_(multi),
         policy_(options_.retry, options_.jitter_random),
-        limiter_(options_.max_inflight_per_key, options_.max_queue_per_key) {}
+        limiter_(options_.max_inflight_per_key, options_.max_queue_per_key) {
+    if (metrics::Registry* r = options_.metrics) {
+      m_requests_ = &r->Counters("orderquery_upstream_requests_total",
+                                 "Provider calls by final outcome: the HTTP status, or "
+                                 "transport_error when no HTTP answer came",
+                                 {"provider", "merchant", "endpoint", "outcome"});
+      m_latency_ = &r->Histograms("orderquery_upstream_latency_seconds",
+                                  "Provider call latency, per attempt", {"provider", "endpoint"});
+      m_retries_ = &r->Counters("orderquery_upstream_retries_total",
+                                "Attempts after the first (retries)", {"provider", "merchant"});
+      m_rate_limited_ = &r->Counters("orderquery_upstream_rate_limited_total",
+                                     "HTTP 429 replies (per attempt)", {"provider", "merchant"});
+      m_limiter_waits_ = &r->Counters("orderquery_upstream_limiter_waits_total",
+                                      "Calls that waited for the per-merchant in-flight cap",
+                                      {"provider", "merchant"});
+    }
+  }
 
   ~Loop() {
     {
@@ -264,6 +280,9 @@ class CurlTransport::Loop {
         StartAttempt(c);
         return;
       case KeyedLimiter::Admission::kQueued:
+        if (m_limiter_waits_ != nullptr) {
+          m_limiter_waits_->WithLabels({Provider(c.request), Merchant(c.request)})->Inc();
+        }
         Queue(c);
         return;
       case KeyedLimiter::Admission::kRejected:
@@ -391,7 +410,22 @@ class CurlTransport::Loop {
     ++c.attempts;
     attempts_.fetch_add(1, std::memory_order_relaxed);
     inflight_.fetch_add(1, std::memory_order_relaxed);
-    if (c.attempts > 1) retries_.fetch_add(1, std::memory_order_relaxed);
+    if (c.attempts > 1) {
+      retries_.fetch_add(1, std::memory_order_relaxed);
+      if (m_retries_ != nullptr) {
+        m_retries_->WithLabels({Provider(c.request), Merchant(c.request)})->Inc();
+      }
+    }
+  }
+
+  static std::string Provider(const Request& r) {
+    return r.metric_provider.empty() ? "unknown" : r.metric_provider;
+  }
+  static std::string Merchant(const Request& r) {
+    return r.metric_merchant.empty() ? r.limiter_key : r.metric_merchant;
+  }
+  static std::string Endpoint(const Request& r) {
+    return r.metric_endpoint.empty() ? "other" : r.metric_endpoint;
   }
 
   static size_t OnHeader(char* data, size_t size, size_t n, void* user) {
@@ -475,6 +509,13 @@ class CurlTransport::Loop {
     ReleaseSlot(c);
 
     const absl::Duration took = now - c.attempt_start;
+    if (m_latency_ != nullptr) {
+      m_latency_->WithLabels({Provider(c.request), Endpoint(c.request)})
+          ->Observe(absl::ToDoubleSeconds(took));
+      if (outcome.ok() && outcome->status == 429) {
+        m_rate_limited_->WithLabels({Provider(c.request), Merchant(c.request)})->Inc();
+      }
+    }
     RetryDecision d = policy_.Decide(c.request.idempotent, outcome, attempt_timeout, c.attempts,
                                      now, c.request.deadline, took);
     if (!d.retry) {
@@ -604,6 +645,12 @@ class CurlTransport::Loop {
     if (c->phase == Phase::kQueued) limiter_.Cancel(c->request.limiter_key, c->id);
     ReleaseSlot(*c);
     CleanupEasy(*c);
+    if (m_requests_ != nullptr) {
+      m_requests_
+          ->WithLabels({Provider(c->request), Merchant(c->request), Endpoint(c->request),
+                        outcome.ok() ? absl::StrCat(outcome->status) : "transport_error"})
+          ->Inc();
+    }
     Annotate(c->attempts, outcome);
     Callback done = std::move(c->done);
     c.reset();
@@ -662,6 +709,13 @@ class CurlTransport::Loop {
 
   std::atomic<uint64_t> requests_{0}, attempts_{0}, retries_{0}, connections_{0}, rejected_{0},
       inflight_{0};
+
+  // Upstream metrics (null when options_.metrics is): looked up on the loop thread only.
+  metrics::CounterFamily* m_requests_ = nullptr;
+  metrics::HistogramFamily* m_latency_ = nullptr;
+  metrics::CounterFamily* m_retries_ = nullptr;
+  metrics::CounterFamily* m_rate_limited_ = nullptr;
+  metrics::CounterFamily* m_limiter_waits_ = nullptr;
 };
 
 CurlTransport::CurlTransport(std::unique_ptr<Loop> loop) : loop_(std::move(loop)) {}

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/common/metrics.h"
 #include "server/payment/http/retry.h"
 #include "server/payment/http/transport.h"
 
@@ -62,6 +63,9 @@ struct TransportOptions {
   // Source of uniform [0,1) numbers for backoff jitter; tests inject a fixed one.
   ExponentialBackoff::UniformRandom jitter_random;
   std::string user_agent = "orderquery/0.1";
+  // Where the upstream metrics go (orderquery_upstream_*); null records nothing. Must outlive
+  // the transport.
+  metrics::Registry* metrics = nullptr;
 };
 
 // Checks option ranges (timeouts positive, backoff sane, ...).

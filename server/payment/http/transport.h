@@ -28,6 +28,11 @@ struct Request {
   std::string limiter_key;
   // Only idempotent requests are retried.
   bool idempotent = false;
+  // Labels of this request in the upstream metrics; few values each (never an order number).
+  // Empty: provider "unknown", merchant = limiter_key, endpoint "other".
+  std::string metric_provider;
+  std::string metric_merchant;
+  std::string metric_endpoint;
 };
 
 struct Response {

@@ -182,6 +182,9 @@ absl::StatusOr<http::Request> HttpMerchantTradeClient::BuildRequest(
   request.deadline = deadline;
   request.limiter_key = m.name;
   request.idempotent = true;  // a query: asking twice changes nothing upstream
+  request.metric_provider = "trade";
+  request.metric_merchant = m.name;
+  request.metric_endpoint = "trade_order_get";
   return request;
 }
 

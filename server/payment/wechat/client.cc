@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 #include "server/common/validation.h"
@@ -22,6 +23,16 @@ namespace {
 absl::Status Misconfigured(const MerchantConfig& m, absl::string_view what) {
   return absl::InternalError(
       absl::StrCat("WeChat merchant \"", m.name, "\" misconfigured: ", what));
+}
+
+// The API a path belongs to, as a metric label (never the order number in it).
+std::string EndpointLabel(absl::string_view method, absl::string_view path_and_query) {
+  absl::string_view path = path_and_query.substr(0, path_and_query.find('?'));
+  if (absl::StartsWith(path, "/v3/certificates")) return "certificates";
+  if (absl::StartsWith(path, "/v3/vehicle/")) return "vehicle_transaction";
+  if (method == "POST" && absl::EndsWith(path, "/close")) return "close_order";
+  if (absl::StrContains(path, "/transactions/out-trade-no/")) return "query_order";
+  return "other";
 }
 
 }  // namespace
@@ -78,6 +89,9 @@ void HttpWechatPayClient::Call(const MerchantConfig& merchant, absl::string_view
   // A query changes nothing, and a close is idempotent at WeChat (see CloseOrder): both are safe
   // to send again after a 5xx or a dropped connection.
   request.idempotent = true;
+  request.metric_provider = "wechat";
+  request.metric_merchant = merchant.name;
+  request.metric_endpoint = EndpointLabel(method, path_and_query);
 
   // The reply may arrive after `merchant` is gone: keep copies of what checking it needs. The key
   // store (when there is one) is read when the reply arrives, so a refresh in between counts.

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/payment/wechat/text.h"
+#include "server/payment/wechat/verifier.h"
 
 namespace orderquery::payment::wechat {
 namespace {
@@ -162,11 +163,19 @@ absl::Status FromTransportFailure(const absl::Status& transport_status) {
 }
 
 absl::Status FromVerificationFailure(const absl::Status& reason, int http_status) {
-  return WithHttpStatus(
+  absl::Status s = WithHttpStatus(
       absl::InternalError(absl::StrCat(
           "WeChat reply failed verification and was not used (the order's state is unknown): ",
           reason.message())),
       http_status);
+  s.SetPayload(kVerificationTypeUrl, absl::Cord(VerificationFailureReason(reason)));
+  return s;
+}
+
+std::optional<std::string> VerificationFailureOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kVerificationTypeUrl);
+  if (!payload.has_value()) return std::nullopt;
+  return std::string(*payload);
 }
 
 absl::Status FromUnreadableReply(const absl::Status& reason, int http_status) {

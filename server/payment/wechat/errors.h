@@ -35,6 +35,7 @@
 namespace orderquery::payment::wechat {
 
 inline constexpr absl::string_view kWechatCodeTypeUrl = "type.orderquery/wechat_code";
+inline constexpr absl::string_view kVerificationTypeUrl = "type.orderquery/wechat_verification";
 inline constexpr absl::string_view kWechatMessageTypeUrl = "type.orderquery/wechat_message";
 inline constexpr absl::string_view kHttpStatusTypeUrl = "type.orderquery/wechat_http_status";
 
@@ -64,6 +65,9 @@ std::optional<std::string> WechatCode(const absl::Status& status);
 std::optional<std::string> WechatMessage(const absl::Status& status);
 // The HTTP status of the reply a status was made from (absent for transport failures).
 std::optional<int> UpstreamHttpStatus(const absl::Status& status);
+// For a status from FromVerificationFailure: why the reply failed verification
+// (VerificationFailureReason: "unknown_serial", "clock_skew", ...); absent otherwise.
+std::optional<std::string> VerificationFailureOf(const absl::Status& status);
 
 }  // namespace orderquery::payment::wechat
 

@@ -33,6 +33,18 @@ bool AllDigits(absl::string_view s) {
 
 ResponseVerifier::ResponseVerifier() : keys_(std::make_shared<const KeyMap>()) {}
 
+absl::string_view VerificationFailureReason(const absl::Status& status) {
+  // Matches the messages Rejected() is given below; verifier_test pins each one.
+  const absl::string_view m = status.message();
+  if (absl::StrContains(m, "signed with unknown")) return "unknown_serial";
+  if (absl::StrContains(m, "our clock")) return "clock_skew";
+  if (absl::StrContains(m, "is not Unix seconds")) return "bad_timestamp";
+  if (absl::StrContains(m, "probe, not a signature")) return "signtest_probe";
+  if (absl::StrContains(m, "signature check failed")) return "bad_signature";
+  if (absl::StrContains(m, "reply has")) return "missing_header";
+  return "other";
+}
+
 absl::StatusOr<ResponseVerifier> ResponseVerifier::Create(std::vector<VerifierKey> keys) {
   auto map = std::make_shared<KeyMap>();
   for (VerifierKey& k : keys) {

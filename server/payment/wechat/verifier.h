@@ -62,6 +62,10 @@ class ResponseVerifier {
   std::shared_ptr<const KeyMap> keys_;
 };
 
+// A short, fixed name for why Verify/VerifyParts refused (a metric label): missing_header,
+// unknown_serial, bad_timestamp, clock_skew, signtest_probe, bad_signature, or other.
+absl::string_view VerificationFailureReason(const absl::Status& status);
+
 }  // namespace orderquery::payment::wechat
 
 #endif  // ORDERQUERY_SERVER_PAYMENT_WECHAT_VERIFIER_H_

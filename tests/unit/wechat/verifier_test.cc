@@ -234,5 +234,30 @@ TEST(ResponseVerifierTest, VerifyPartsForNotifications) {
   EXPECT_FALSE(v->VerifyParts("1700000000", "", sig, kPubKeyId, "{}", now).ok());
 }
 
+// The metric label of each refusal, from the verifier's real messages.
+TEST_F(VerifierTest, FailureReasonsNameEachRefusal) {
+  auto reason = [&](const http::Response& r, absl::Time at) {
+    absl::Status s = verifier_.Verify(r, at);
+    EXPECT_FALSE(s.ok());
+    return std::string(VerificationFailureReason(s));
+  };
+  http::Response missing = Good();
+  RemoveHeader(&missing, "wechatpay-nonce");
+  EXPECT_EQ(reason(missing, now_), "missing_header");
+  EXPECT_EQ(reason(Signed(Private("wechatpay_key.pem"), "PUB_KEY_ID_OTHER", now_), now_),
+            "unknown_serial");
+  EXPECT_EQ(reason(Good(), now_ + absl::Minutes(6)), "clock_skew");
+  http::Response bad_ts = Good();
+  SetHeader(&bad_ts, "wechatpay-timestamp", "12ab");
+  EXPECT_EQ(reason(bad_ts, now_), "bad_timestamp");
+  http::Response probe = Good();
+  SetHeader(&probe, "wechatpay-signature", "WECHATPAY/SIGNTEST/abc");
+  EXPECT_EQ(reason(probe, now_), "signtest_probe");
+  http::Response tampered = Good();
+  tampered.body = R"({"out_trade_no":"20150806125346","trade_state":"NOTPAY"})";
+  EXPECT_EQ(reason(tampered, now_), "bad_signature");
+  EXPECT_EQ(VerificationFailureReason(absl::UnauthenticatedError("something new")), "other");
+}
+
 }  // namespace
 }  // namespace orderquery::payment::wechat
