@@ -50,6 +50,10 @@ absl::StatusOr<fakes::TestKeys> LoadKeys(const std::string& dir) {
     if (!v.ok()) return v.status();
     *out = Trimmed(*v);
   }
+  // The APIv3 key (notifications): optional, key directories made before it existed lack it.
+  if (absl::StatusOr<std::string> v = fakes::ReadTextFile(dir + "/apiv3_key.txt"); v.ok()) {
+    k.apiv3_key = Trimmed(*v);
+  }
   for (const std::string& f : {k.merchant_private_key, k.platform_public_key,
                                k.platform_private_key, k.merchant_public_key}) {
     if (access(f.c_str(), R_OK) != 0) return absl::NotFoundError(absl::StrCat("no ", f));
@@ -66,12 +70,18 @@ absl::Status WriteFile(const std::string& path, const std::string& text) {
 }
 
 json WechatMerchant(const fakes::TestKeys& keys, const std::string& base_url) {
-  return {{"mchid", kMchid},
-          {"serial_no", keys.merchant_serial},
-          {"private_key_file", keys.merchant_private_key},
-          {"public_key_id", keys.platform_serial},
-          {"public_key_file", keys.platform_public_key},
-          {"base_url", base_url}};
+  json m = {{"mchid", kMchid},
+            {"serial_no", keys.merchant_serial},
+            {"private_key_file", keys.merchant_private_key},
+            {"public_key_id", keys.platform_serial},
+            {"public_key_file", keys.platform_public_key},
+            {"base_url", base_url}};
+  // The key the sandbox encrypts notifications with (read only when notifications arrive).
+  const std::string apiv3_file = keys.dir + "/apiv3_key.txt";
+  if (!keys.apiv3_key.empty() && access(apiv3_file.c_str(), R_OK) == 0) {
+    m["apiv3_key_file"] = apiv3_file;
+  }
+  return m;
 }
 
 }  // namespace
@@ -209,6 +219,9 @@ json Stack::BaseConfig() const {
         {"initial_backoff_ms", 10},
         {"max_backoff_ms", 40}}},
       {"recharge", {{"refresh_interval_ms", options_.recharge_refresh_interval_ms}}},
+      // Off unless a suite turns it on: the reconciler's own queries would change the sandbox
+      // request counts that suites assert on.
+      {"reconcile", {{"enabled", false}}},
       {"wechat", {{"merchants", {{"direct", direct}, {"partner", partner}}}}},
       {"trade",
        {{"refresh_interval_ms", options_.trade_refresh_interval_ms},
@@ -226,9 +239,13 @@ absl::StatusOr<int> Stack::AddServer(const json& config) {
   server.config_path = absl::StrCat(work_dir_, "/orderqueryd-", index, ".json");
   if (absl::Status st = WriteFile(server.config_path, config.dump(2)); !st.ok()) return st;
   // The password is a secret: it goes by environment, as in production.
-  auto process =
-      testing::ChildProcess::Start({OQ_ORDERQUERYD_PATH, "--config", server.config_path},
-                                   {{"ORDERQUERY_DB_PASSWORD", db_->options().password}});
+  // $OQ_E2E_ORDERQUERYD runs another build of the server (e.g. a clean checkout's) under the
+  // same tests; by default the one built with this tree.
+  const char* binary = std::getenv("OQ_E2E_ORDERQUERYD");
+  auto process = testing::ChildProcess::Start(
+      {binary != nullptr && *binary != '\0' ? binary : OQ_ORDERQUERYD_PATH, "--config",
+       server.config_path},
+      {{"ORDERQUERY_DB_PASSWORD", db_->options().password}});
   if (!process.ok()) return process.status();
   server.process = *std::move(process);
   auto line = server.process->WaitForLine("orderqueryd listening on ", absl::Seconds(30));
@@ -238,6 +255,19 @@ absl::StatusOr<int> Stack::AddServer(const json& config) {
         absl::StrCat("orderqueryd #", index, " did not start: ", line.status().message()));
   }
   server.target = std::string(absl::StripPrefix(*line, "orderqueryd listening on "));
+  if (auto n = config.find("notify");
+      n != config.end() && n->is_object() && !n->value("listen", std::string()).empty()) {
+    constexpr char kNotifyPrefix[] = "orderqueryd notifications on ";
+    auto notify = server.process->WaitForLine(kNotifyPrefix, absl::Seconds(10));
+    if (!notify.ok()) {
+      return absl::Status(
+          notify.status().code(),
+          absl::StrCat("orderqueryd #", index,
+                       " did not print its notification URL: ", notify.status().message()));
+    }
+    std::string url(absl::StripPrefix(*notify, kNotifyPrefix));
+    server.notify_url_template = Trimmed(std::move(url));
+  }
   server.channel = grpc::CreateChannel(server.target, grpc::InsecureChannelCredentials());
   if (!server.channel->WaitForConnected(std::chrono::system_clock::now() +
                                         std::chrono::seconds(10))) {
@@ -257,6 +287,28 @@ void Stack::StopServer(int i) {
   server.channel.reset();
   server.process->Signal(SIGTERM);
   server.process->Wait(absl::Seconds(10));
+}
+
+int Stack::KillServer(int i) {
+  Server& server = servers_.at(i);
+  if (!server.process) return -1;
+  server.orders.reset();
+  server.trades.reset();
+  server.channel.reset();
+  server.process->Signal(SIGKILL);
+  return server.process->Wait(absl::Seconds(10)).value_or(-1);
+}
+
+pid_t Stack::ServerPid(int i) const {
+  const Server& server = servers_.at(i);
+  return server.process ? server.process->pid() : -1;
+}
+
+std::string Stack::NotifyUrl(int i, const std::string& merchant) const {
+  std::string url = servers_.at(i).notify_url_template;
+  const size_t at = url.find("{merchant}");
+  if (at == std::string::npos) return "";
+  return url.replace(at, std::string("{merchant}").size(), merchant);
 }
 
 std::string Stack::ServerLog(int i) const {

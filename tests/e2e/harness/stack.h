@@ -21,12 +21,16 @@
 // three trade merchants: "shop" (the default; mch_id kTradeMchId, the sandbox's key), "wrongkey"
 // (same mch_id, a key the sandbox does not know) and "down" (a loopback port the Stack keeps
 // bound without listening, so connections are refused and nobody else can take it).
-// Retries are fast (3 attempts, 10-40 ms backoff) so failure tests stay short.
+// Retries are fast (3 attempts, 10-40 ms backoff) so failure tests stay short. The reconciler
+// is off (reconcile.enabled false) and there is no notification listener: suites that want them
+// set reconcile.* and notify.listen through config_patch (the merchants have the keys' APIv3 key).
 //
 // Keys: $OQ_E2E_KEYS_DIR (made once per ctest run by the `e2e_keys` fixture) when set, else made
 // with fakes::MakeTestKeys in a temporary directory.
 #ifndef ORDERQUERY_TESTS_E2E_HARNESS_STACK_H_
 #define ORDERQUERY_TESTS_E2E_HARNESS_STACK_H_
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
@@ -128,6 +132,13 @@ class Stack {
   absl::StatusOr<int> AddServer(const nlohmann::json& config);
   // Stops server i (SIGTERM, waits); its index stays taken.
   void StopServer(int i);
+  // Kills server i with SIGKILL (a crash: nothing finishes), waits for it and returns its exit
+  // code (128+9), -1 if it did not die within 10 s. Its index stays taken.
+  int KillServer(int i);
+  pid_t ServerPid(int i) const;
+  // Where server i takes WeChat notifications for `merchant` ("direct", "partner"):
+  // "http://127.0.0.1:PORT/notify/wechat/direct". Empty unless its config set notify.listen.
+  std::string NotifyUrl(int i = 0, const std::string& merchant = "direct") const;
 
   // ----- seeding
 
@@ -165,6 +176,7 @@ class Stack {
     std::unique_ptr<testing::ChildProcess> process;
     std::string config_path;
     std::string target;
+    std::string notify_url_template;  // ".../notify/wechat/{merchant}", as orderqueryd printed it
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<v1::OrderQueryService::Stub> orders;
     std::unique_ptr<v1::TradeOrderService::Stub> trades;
