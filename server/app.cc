@@ -229,6 +229,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
       }
       stores.push_back(m.key_store);
     }
+    // Read at scrape time: downloads and expiries show without a restart.
+    payment::wechat::RegisterExpiryGauge(app->metrics_.get(), stores);
     s.cert_refresher = std::make_unique<payment::wechat::CertificateRefresher>(std::move(stores));
     s.cert_refresher->RunDue();
     LogKeyExpiries(s.wechat_merchants);
@@ -243,6 +245,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
   s.recharge = std::make_unique<usecase::RechargeQuery>(
       s.recharge_repo.get(), s.recharge_querier.get(), app->executor_.get(),
       absl::Milliseconds(c.recharge_refresh_interval_ms));
+  usecase::RechargeQuery::CacheOptions cache;
+  cache.session_ttl = absl::Milliseconds(c.recharge_session_cache_ms);
+  cache.final_ttl = absl::Milliseconds(c.recharge_final_cache_ms);
+  cache.max_entries = static_cast<size_t>(c.recharge_cache_max_entries);
+  cache.max_bytes = static_cast<size_t>(c.recharge_cache_max_bytes);
+  s.recharge->ConfigureCaches(cache);
   if (c.reconcile.enabled) {
     usecase::ReconcilerOptions ro;
     ro.first_delay = absl::Milliseconds(c.reconcile.first_delay_ms);

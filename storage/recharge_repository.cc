@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "server/common/log.h"
 #include "storage/sha256.h"
 #include "storage/sql_util.h"
@@ -19,6 +20,7 @@ using internal::BindOptionalInt64;
 using internal::BindOptionalTime;
 using internal::BindString;
 using internal::BindTime;
+using internal::GetOptionalInt64;
 using internal::GetOptionalTime;
 using internal::GetString;
 using internal::GetTime;
@@ -34,6 +36,15 @@ const std::string kSelectOrder =
 // The row lock every state change and credit of one order queues on.
 const std::string kSelectOrderForUpdate = absl::StrCat(kSelectOrder, " FOR UPDATE");
 
+// Everything one query needs in one round trip: session, balance, order, and the balance right
+// after this order's credit (its RECHARGE ledger row).
+const std::string kSelectQueryView = absl::StrCat(
+    "SELECT s.user_id, s.appid, s.expires_at, u.amount, l.amount_after, o.",
+    absl::StrReplaceAll(kOrderColumns, {{", ", ", o."}}),
+    " FROM t_user_session s LEFT JOIN t_user u ON u.id = s.user_id"
+    " LEFT JOIN t_recharge_order o ON o.order_no = ?"
+    " LEFT JOIN t_user_amount_log l ON l.order_no = o.order_no AND l.entry_type = 'RECHARGE'"
+    " WHERE s.token_sha256 = ?");
 constexpr char kSelectSession[] =
     "SELECT user_id, appid, expires_at FROM t_user_session WHERE token_sha256 = ?";
 constexpr char kSelectBalance[] = "SELECT amount FROM t_user WHERE id = ?";
@@ -102,28 +113,30 @@ constexpr size_t kNotificationIdMax = 64;
 constexpr size_t kNotificationShortMax = 32;
 constexpr size_t kNotificationEventMax = 64;
 
-domain::RechargeOrder ReadOrder(const sql::ResultSet& rs) {
+// Reads the order columns (kOrderColumns) starting at column `first`.
+domain::RechargeOrder ReadOrder(const sql::ResultSet& rs, unsigned int first = 1) {
+  const unsigned int k = first - 1;
   domain::RechargeOrder o;
-  o.order_no = GetString(rs, 1);
-  o.user_id = rs.getInt64(2);
-  o.appid = GetString(rs, 3);
-  o.mchid = GetString(rs, 4);
-  o.sub_mchid = GetString(rs, 5);
-  o.amount_fen = rs.getInt64(6);
-  std::string status = GetString(rs, 7);
+  o.order_no = GetString(rs, k + 1);
+  o.user_id = rs.getInt64(k + 2);
+  o.appid = GetString(rs, k + 3);
+  o.mchid = GetString(rs, k + 4);
+  o.sub_mchid = GetString(rs, k + 5);
+  o.amount_fen = rs.getInt64(k + 6);
+  std::string status = GetString(rs, k + 7);
   if (!domain::ParseRechargeState(status, &o.state)) {
     throw internal::ValueError(
         absl::StatusCode::kInternal,
         absl::StrCat("order ", o.order_no, " has unknown status '", status, "'"));
   }
-  o.trade_state = GetString(rs, 8);
-  o.transaction_id = GetString(rs, 9);
-  o.paid_at = GetOptionalTime(rs, 10);
-  o.credited = rs.getInt(11) != 0;
-  o.last_queried_at = GetOptionalTime(rs, 12);
-  o.created_at = GetTime(rs, 13);
-  o.next_check_at = GetOptionalTime(rs, 14);
-  o.check_attempts = rs.getInt(15);
+  o.trade_state = GetString(rs, k + 8);
+  o.transaction_id = GetString(rs, k + 9);
+  o.paid_at = GetOptionalTime(rs, k + 10);
+  o.credited = rs.getInt(k + 11) != 0;
+  o.last_queried_at = GetOptionalTime(rs, k + 12);
+  o.created_at = GetTime(rs, k + 13);
+  o.next_check_at = GetOptionalTime(rs, k + 14);
+  o.check_attempts = rs.getInt(k + 15);
   return o;
 }
 
@@ -201,6 +214,40 @@ absl::StatusOr<domain::Session> MysqlRechargeRepository::ResolveToken(absl::stri
     return absl::UnauthenticatedError("unknown or expired token");
   }
   return *std::move(session);
+}
+
+absl::StatusOr<domain::QueryView> MysqlRechargeRepository::LoadForQuery(absl::string_view token,
+                                                                        absl::string_view order_no,
+                                                                        absl::Time now) {
+  if (token.empty()) return absl::UnauthenticatedError("missing token");
+  const std::string digest = Sha256Hex(token);
+  std::optional<domain::QueryView> view;
+  absl::Status st = WithConnection(
+      *pool_,
+      [&](Connection& c) {
+        view.reset();
+        sql::PreparedStatement& q = c.Prepare(kSelectQueryView);
+        BindString(q, 1, order_no);
+        BindString(q, 2, digest);
+        std::unique_ptr<sql::ResultSet> rs = Query(q);
+        if (!rs->next()) return absl::OkStatus();
+        domain::QueryView v;
+        v.session.user_id = rs->getInt64(1);
+        v.session.appid = GetString(*rs, 2);
+        v.session.expires_at = GetTime(*rs, 3);
+        v.balance_fen = GetOptionalInt64(*rs, 4);
+        v.credited_balance_fen = GetOptionalInt64(*rs, 5);
+        if (!rs->isNull(6)) v.order = ReadOrder(*rs, 6);
+        view = std::move(v);
+        return absl::OkStatus();
+      },
+      "load for query");
+  if (!st.ok()) return st;
+  // Both answers are deliberately alike: a caller learns nothing about which tokens exist.
+  if (!view.has_value() || view->session.expires_at <= now) {
+    return absl::UnauthenticatedError("unknown or expired token");
+  }
+  return *std::move(view);
 }
 
 absl::StatusOr<domain::RechargeOrder> MysqlRechargeRepository::GetOrder(

@@ -23,6 +23,10 @@ class MysqlRechargeRepository : public domain::RechargeRepository, public domain
   // Looks the token up by its SHA-256 (the token itself is never stored or logged).
   absl::StatusOr<domain::Session> ResolveToken(absl::string_view token, absl::Time now) override;
   absl::StatusOr<domain::RechargeOrder> GetOrder(absl::string_view order_no) override;
+  // One round trip (session, balance, order and its ledger row joined).
+  absl::StatusOr<domain::QueryView> LoadForQuery(absl::string_view token,
+                                                 absl::string_view order_no,
+                                                 absl::Time now) override;
   absl::StatusOr<int64_t> GetBalance(int64_t user_id) override;
   // Over-long text fields are cut to their column size rather than failing the write.
   absl::Status AppendQueryLog(const domain::QueryLogEntry& entry) override;

@@ -179,6 +179,21 @@ const std::vector<KeyDef<Config>>& TopKeys() {
           "a pending recharge order is asked upstream at most this often",
           [](Config & c) -> auto& { return c.recharge_refresh_interval_ms; }, 0, 86400000),
       Int<Config>(
+          "recharge.session_cache_ms",
+          "a resolved token is trusted from memory this long (never past its expiry; 0 = off)",
+          [](Config & c) -> auto& { return c.recharge_session_cache_ms; }, 0, 600000),
+      Int<Config>(
+          "recharge.final_cache_ms",
+          "a credited final answer is served from memory this long (0 = off); the bound for "
+          "seeing another replica's change",
+          [](Config & c) -> auto& { return c.recharge_final_cache_ms; }, 0, 600000),
+      Int<Config>(
+          "recharge.cache_max_entries", "entries per cache",
+          [](Config & c) -> auto& { return c.recharge_cache_max_entries; }, 0, 100000000),
+      Int<Config>(
+          "recharge.cache_max_bytes", "bytes both caches may hold together",
+          [](Config & c) -> auto& { return c.recharge_cache_max_bytes; }, 0, 2000000000),
+      Int<Config>(
           "trade.refresh_interval_ms",
           "a non-final trade order is asked upstream at most this often",
           [](Config & c) -> auto& { return c.trade_refresh_interval_ms; }, 0, 86400000),

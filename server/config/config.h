@@ -128,6 +128,11 @@ struct Config {
   DbConfig db;
   UpstreamConfig upstream;
   int recharge_refresh_interval_ms = 2000;
+  // Process-memory caches of the polling path (0 = off): sessions, and credited final answers.
+  int recharge_session_cache_ms = 3000;
+  int recharge_final_cache_ms = 2000;
+  int recharge_cache_max_entries = 100000;
+  int recharge_cache_max_bytes = 64 << 20;
   int trade_refresh_interval_ms = 2000;
   int vehicle_refresh_interval_ms = 60000;
   std::map<std::string, WechatMerchantConfig> wechat_merchants;

@@ -51,4 +51,26 @@ bool IsFinal(RechargeState s) {
   return false;
 }
 
+absl::StatusOr<QueryView> RechargeRepository::LoadForQuery(absl::string_view token,
+                                                           absl::string_view order_no,
+                                                           absl::Time now) {
+  auto session = ResolveToken(token, now);
+  if (!session.ok()) return session.status();
+  QueryView v;
+  v.session = *session;
+  auto order = GetOrder(order_no);
+  if (order.ok()) {
+    v.order = *std::move(order);
+  } else if (!absl::IsNotFound(order.status())) {
+    return order.status();
+  }
+  auto balance = GetBalance(v.session.user_id);
+  if (balance.ok()) {
+    v.balance_fen = *balance;
+  } else if (!absl::IsNotFound(balance.status())) {
+    return balance.status();
+  }
+  return v;
+}
+
 }  // namespace orderquery::domain

@@ -120,9 +120,25 @@ struct ApplyResult {
   bool duplicate_notification = false;
 };
 
+// What one QueryRechargeOrder needs, read together.
+struct QueryView {
+  Session session;
+  std::optional<RechargeOrder> order;  // nullopt: no such order
+  std::optional<int64_t> balance_fen;  // the session user's balance; nullopt: no such user
+  // The balance right after this order's credit (its RECHARGE ledger row), nullopt when the
+  // order has no ledger row. Immutable once written: a credited answer can be cached with it.
+  std::optional<int64_t> credited_balance_fen;
+};
+
 class RechargeRepository {
  public:
   virtual ~RechargeRepository() = default;
+
+  // The session behind `token`, the order and the balances, as QueryView says. UNAUTHENTICATED
+  // as ResolveToken. This default composes the single reads; the MySQL repository answers it
+  // in one round trip.
+  virtual absl::StatusOr<QueryView> LoadForQuery(absl::string_view token,
+                                                 absl::string_view order_no, absl::Time now);
 
   // The session behind a token. UNAUTHENTICATED when unknown or expired at `now`;
   // UNAVAILABLE when the database cannot be reached.

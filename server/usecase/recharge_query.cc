@@ -1,5 +1,6 @@
 #include "server/usecase/recharge_query.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +21,75 @@ RechargeQuery::RechargeQuery(domain::RechargeRepository* repo, TransactionQuerie
       refresh_interval_(refresh_interval),
       clock_(std::move(clock)) {}
 
+void RechargeQuery::ConfigureCaches(const CacheOptions& options) {
+  cache_options_ = options;
+  sessions_.reset();
+  finals_.reset();
+  if (options.session_ttl > absl::ZeroDuration()) {
+    sessions_ =
+        std::make_unique<TtlCache<domain::Session>>(options.max_entries, options.max_bytes / 2);
+  }
+  if (options.final_ttl > absl::ZeroDuration()) {
+    finals_ = std::make_unique<TtlCache<CachedFinal>>(options.max_entries, options.max_bytes / 2);
+  }
+}
+
+RechargeQuery::CacheStats RechargeQuery::cache_stats() const {
+  CacheStats st;
+  if (sessions_) {
+    st.session_hits = sessions_->hits();
+    st.session_misses = sessions_->misses();
+    st.session_entries = sessions_->size();
+    st.bytes += sessions_->bytes();
+  }
+  if (finals_) {
+    st.final_hits = finals_->hits();
+    st.final_misses = finals_->misses();
+    st.final_entries = finals_->size();
+    st.bytes += finals_->bytes();
+  }
+  return st;
+}
+
+void RechargeQuery::RememberSession(const std::string& token, const domain::Session& session) {
+  if (!sessions_) return;
+  // Never past the session's own expiry: a revoked or expired token is refused within the TTL.
+  const absl::Time until = std::min(clock_() + cache_options_.session_ttl, session.expires_at);
+  sessions_->Put(token, session, until, token.size() + session.appid.size() + sizeof(session));
+}
+
+void RechargeQuery::RememberFinal(const domain::RechargeOrder& order, int64_t credited_balance) {
+  if (!finals_) return;
+  const size_t bytes = order.order_no.size() * 2 + order.appid.size() + order.mchid.size() +
+                       order.sub_mchid.size() + order.trade_state.size() +
+                       order.transaction_id.size() + sizeof(CachedFinal);
+  finals_->Put(order.order_no, CachedFinal{order, credited_balance},
+               clock_() + cache_options_.final_ttl, bytes);
+}
+
+void RechargeQuery::ForgetFinal(const std::string& order_no) {
+  if (finals_) finals_->Erase(order_no);
+}
+
+bool RechargeQuery::AnswerFromMemory(const RechargeQueryRequest& req, const Done& done) {
+  if (!sessions_ || !finals_ || req.force_refresh) return false;
+  const absl::Time now = clock_();
+  std::optional<domain::Session> session = sessions_->Get(req.token, now);
+  if (!session || session->appid != req.appid) return false;
+  std::optional<CachedFinal> final_answer = finals_->Get(req.order_no, now);
+  // Another user's order goes the long way (and answers 2047 there).
+  if (!final_answer || final_answer->order.user_id != session->user_id ||
+      final_answer->order.appid != req.appid) {
+    return false;
+  }
+  RechargeQueryResult r;
+  r.code = domain::CodeForState(final_answer->order.state);
+  r.order = std::move(final_answer->order);
+  r.balance_fen = final_answer->balance_fen;
+  done(std::move(r));
+  return true;
+}
+
 void RechargeQuery::Run(RechargeQueryRequest req, Done done) {
   // Validation happens before any I/O, and a rejected request writes nothing.
   if (req.appid.empty()) {
@@ -31,21 +101,30 @@ void RechargeQuery::Run(RechargeQueryRequest req, Done done) {
     return done(
         absl::UnauthenticatedError("token is required (metadata \"token\" or field token)"));
   }
+  // The app polls a paid order every second: a credited answer costs no database round trip and
+  // no hop to the executor.
+  if (AnswerFromMemory(req, done)) return;
   auto task = [this, req, done]() {
-    auto session = repo_->ResolveToken(req.token, clock_());
-    if (!session.ok()) return done(session.status());
-    if (session->appid != req.appid) {
+    auto view = repo_->LoadForQuery(req.token, req.order_no, clock_());
+    if (!view.ok()) return done(view.status());
+    const domain::Session& session = view->session;
+    if (session.appid != req.appid) {
       return done(absl::UnauthenticatedError("token was not issued for this appid"));
     }
-    auto order = repo_->GetOrder(req.order_no);
+    RememberSession(req.token, session);
+    if (!view->balance_fen) {
+      return done(absl::NotFoundError(absl::StrCat("user ", session.user_id, " not found")));
+    }
     // Another user's or another appid's order looks exactly like a missing one.
     const bool foreign =
-        order.ok() && (order->user_id != session->user_id || order->appid != req.appid);
-    if (foreign || (!order.ok() && absl::IsNotFound(order.status()))) {
-      return done(Answer(ResultCode::kOrderNotExist, session->user_id, std::nullopt, false));
+        view->order && (view->order->user_id != session.user_id || view->order->appid != req.appid);
+    if (!view->order || foreign) {
+      RechargeQueryResult r;
+      r.code = ResultCode::kOrderNotExist;
+      r.balance_fen = *view->balance_fen;
+      return done(std::move(r));
     }
-    if (!order.ok()) return done(order.status());
-    AfterLoad(req, *session, *order, done);
+    AfterLoad(req, *view, done);
   };
   if (!executor_->TrySubmit(task)) {
     done(absl::ResourceExhaustedError("orderqueryd is overloaded: work queue full, retry later"));
@@ -65,16 +144,31 @@ absl::StatusOr<RechargeQueryResult> RechargeQuery::Answer(
   return r;
 }
 
-void RechargeQuery::AfterLoad(const RechargeQueryRequest& req, const domain::Session& session,
-                              const domain::RechargeOrder& order, Done done) {
+void RechargeQuery::AfterLoad(const RechargeQueryRequest& req, const domain::QueryView& view,
+                              Done done) {
+  const domain::RechargeOrder& order = *view.order;
   if (!req.force_refresh) {
     // SUCCESS is final only once credited: a paid but uncredited order must go on to credit.
     const bool paid_uncredited = order.state == domain::RechargeState::kSuccess && !order.credited;
     if (domain::IsFinal(order.state) && !paid_uncredited) {
-      return done(Answer(domain::CodeForState(order.state), order.user_id, order, false));
+      RechargeQueryResult r;
+      r.code = domain::CodeForState(order.state);
+      r.order = order;
+      // A credited order answers the balance right after its credit: an immutable ledger fact.
+      if (order.credited && view.credited_balance_fen) {
+        r.balance_fen = *view.credited_balance_fen;
+        RememberFinal(order, *view.credited_balance_fen);
+      } else {
+        r.balance_fen = *view.balance_fen;
+      }
+      return done(std::move(r));
     }
     if (order.last_queried_at && clock_() - *order.last_queried_at < refresh_interval_) {
-      return done(Answer(domain::CodeForState(order.state), order.user_id, order, false));
+      RechargeQueryResult r;
+      r.code = domain::CodeForState(order.state);
+      r.order = order;
+      r.balance_fen = *view.balance_fen;
+      return done(std::move(r));
     }
   }
   const bool leader = coalescer_.Join(
@@ -148,6 +242,7 @@ absl::StatusOr<Applied> RechargeQuery::ApplyAnswer(domain::RechargeOrder order,
     Applied a;
     a.duplicate_notification = r->duplicate_notification;
     if (a.duplicate_notification) return a;
+    if (r->state_changed || r->credited_now) ForgetFinal(order.order_no);
     a.code = d.code;
     a.order = r->order;
     a.balance_fen = r->balance_fen;
@@ -224,6 +319,7 @@ absl::StatusOr<Applied> RechargeQuery::CloseLocally(domain::RechargeOrder order,
       order = r->order;
       continue;
     }
+    if (r->state_changed) ForgetFinal(order.order_no);
     Applied a;
     a.order = r->order;
     a.balance_fen = r->balance_fen;

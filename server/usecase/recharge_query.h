@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -18,6 +19,7 @@
 #include "server/domain/recharge.h"
 #include "server/domain/recharge_policy.h"
 #include "server/usecase/coalescer.h"
+#include "server/usecase/ttl_cache.h"
 
 namespace orderquery::usecase {
 
@@ -94,7 +96,26 @@ class RechargeQuery {
       domain::RechargeRepository* repo, TransactionQuerier* upstream, BlockingExecutor* executor,
       absl::Duration refresh_interval, Clock clock = [] { return absl::Now(); });
 
-  // `done` runs exactly once, on an executor thread (or inline for a rejected request).
+  // Process-memory caches for the polling path (off until configured): sessions for at most
+  // session_ttl (never past the session's own expiry), and credited final answers for at most
+  // final_ttl (the bound within which a change written by another replica, e.g. a refund, is
+  // seen here; changes made by this process evict at once). Both bounded in entries and bytes.
+  struct CacheOptions {
+    absl::Duration session_ttl = absl::ZeroDuration();
+    absl::Duration final_ttl = absl::ZeroDuration();
+    size_t max_entries = 100000;
+    size_t max_bytes = 64 << 20;
+  };
+  // Call before the first Run().
+  void ConfigureCaches(const CacheOptions& options);
+  struct CacheStats {
+    int64_t session_hits = 0, session_misses = 0, final_hits = 0, final_misses = 0;
+    size_t session_entries = 0, final_entries = 0, bytes = 0;
+  };
+  CacheStats cache_stats() const;
+
+  // `done` runs exactly once: inline for a rejected request or an answer from memory, else on
+  // an executor thread.
   void Run(RechargeQueryRequest req, Done done);
 
   // Decides on `order` given the provider's verified answer and writes the decision together
@@ -133,8 +154,12 @@ class RechargeQuery {
 
  private:
   struct Outcome;  // what one upstream query concluded, shared by coalesced callers
-  void AfterLoad(const RechargeQueryRequest& req, const domain::Session& session,
-                 const domain::RechargeOrder& order, Done done);
+  void AfterLoad(const RechargeQueryRequest& req, const domain::QueryView& view, Done done);
+  // A credited final answer for this caller from memory; false when there is none.
+  bool AnswerFromMemory(const RechargeQueryRequest& req, const Done& done);
+  void RememberSession(const std::string& token, const domain::Session& session);
+  void RememberFinal(const domain::RechargeOrder& order, int64_t credited_balance);
+  void ForgetFinal(const std::string& order_no);
   void OnUpstream(const domain::RechargeOrder& order, absl::Time started,
                   absl::StatusOr<domain::UpstreamTransaction> reply);
   // An answer with the user's current balance; `order` is nullopt for 2047 (data: null).
@@ -149,6 +174,13 @@ class RechargeQuery {
   Clock clock_;
   Coalescer<RechargeQueryResult> coalescer_;
   LifecycleCounters counters_;
+  CacheOptions cache_options_;
+  struct CachedFinal {
+    domain::RechargeOrder order;
+    int64_t balance_fen = 0;  // right after its credit
+  };
+  std::unique_ptr<TtlCache<domain::Session>> sessions_;
+  std::unique_ptr<TtlCache<CachedFinal>> finals_;
 };
 
 }  // namespace orderquery::usecase

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "server/usecase/ttl_cache.h"
 
 namespace orderquery::usecase {
 namespace {
@@ -90,6 +91,7 @@ class FakeRepo : public domain::RechargeRepository {
       if (out.change->credit && !o.credited) {
         o.credited = true;
         balances[o.user_id] += o.amount_fen;
+        ledger_after[o.order_no] = balances[o.user_id];
         r.credited_now = true;
         ++credits;
       }
@@ -100,9 +102,22 @@ class FakeRepo : public domain::RechargeRepository {
     return r;
   }
 
+  // The RECHARGE ledger rows' amount_after, as the MySQL repository joins them in.
+  absl::StatusOr<domain::QueryView> LoadForQuery(absl::string_view token,
+                                                 absl::string_view order_no,
+                                                 absl::Time now) override {
+    auto v = RechargeRepository::LoadForQuery(token, order_no, now);
+    if (!v.ok()) return v;
+    std::lock_guard<std::mutex> l(mu);
+    if (auto it = ledger_after.find(std::string(order_no)); it != ledger_after.end())
+      v->credited_balance_fen = it->second;
+    return v;
+  }
+
   std::mutex mu;
   int calls = 0;
   int credits = 0;
+  std::map<std::string, int64_t> ledger_after;
   std::map<std::string, domain::Session> sessions;
   std::map<std::string, RechargeOrder> orders;
   std::map<int64_t, int64_t> balances;
@@ -319,6 +334,198 @@ TEST_F(RechargeQueryTest, AmountMismatchCreditsNothingAndAnswers2048) {
   EXPECT_EQ(repo_.credits, 0);
   EXPECT_EQ(repo_.balances[1], 500);
   EXPECT_EQ(repo_.orders["R1"].state, RechargeState::kNotPay);
+}
+
+// True when `s` is well-formed UTF-8 (what a utf8mb4 column in strict mode accepts).
+bool IsUtf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80           ? 1
+                     : (c >> 5) == 0x6  ? 2
+                     : (c >> 4) == 0xE  ? 3
+                     : (c >> 3) == 0x1E ? 4
+                                        : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+// Issue 15, finding 5: the use case cut the provider's message at byte 250, inside a UTF-8
+// character, and strict sql_mode then refused the whole query-log row. The message is now
+// handed over whole; storage cuts it on a character boundary.
+TEST_F(RechargeQueryTest, QueryLogMessageIsNeverCutInsideACharacter) {
+  std::string message = "x";
+  for (int i = 0; i < 100; ++i) message += "错";  // byte 250 falls inside a character
+  auto f = Start("R1");
+  WaitPending(1);
+  upstream_.ReleaseAll(absl::UnavailableError(message));
+  ASSERT_FALSE(f.get().ok());
+  ASSERT_EQ(repo_.query_log.size(), 1u);
+  EXPECT_TRUE(IsUtf8(repo_.query_log[0].error_message));
+  EXPECT_EQ(repo_.query_log[0].error_message, message);
+}
+
+// The polling path's caches: correct, not fast (speed is bench/'s business).
+class RechargeCacheTest : public RechargeQueryTest {
+ protected:
+  void SetUp() override {
+    RechargeQueryTest::SetUp();
+    RechargeQuery::CacheOptions c;
+    c.session_ttl = absl::Seconds(3);
+    c.final_ttl = absl::Seconds(2);
+    cached_.ConfigureCaches(c);
+  }
+  absl::StatusOr<RechargeQueryResult> Ask(const std::string& token, const std::string& no) {
+    std::promise<absl::StatusOr<RechargeQueryResult>> p;
+    auto f = p.get_future();
+    cached_.Run({"wxapp", token, no, false, absl::InfiniteFuture()},
+                [&p](absl::StatusOr<RechargeQueryResult> r) { p.set_value(std::move(r)); });
+    return f.get();
+  }
+  // Credits R1 through the flow (the upstream says SUCCESS) and returns the answer.
+  RechargeQueryResult CreditR1() {
+    auto f = std::async(std::launch::async, [this] { return Ask("tok-alice", "R1"); });
+    for (int i = 0; i < 500 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
+    upstream_.ReleaseAll(std::string("SUCCESS"));
+    auto r = f.get();
+    EXPECT_TRUE(r.ok()) << r.status();
+    return *r;
+  }
+  int Calls() {
+    std::lock_guard<std::mutex> l(repo_.mu);
+    return repo_.calls;
+  }
+
+  absl::Time now_ = absl::Now();
+  RechargeQuery cached_{&repo_, &upstream_, &executor_, absl::Seconds(2), [this] { return now_; }};
+};
+
+TEST_F(RechargeCacheTest, CreditedAnswerFromMemoryEqualsTheDatabasesAnswer) {
+  RechargeQueryResult credited = CreditR1();
+  ASSERT_EQ(credited.code, ResultCode::kSuccess);
+  EXPECT_EQ(credited.balance_fen, 1500);
+  // First poll: from the database (it remembers the answer), second: from memory.
+  auto from_db = Ask("tok-alice", "R1");
+  ASSERT_TRUE(from_db.ok());
+  const int calls = Calls();
+  auto from_memory = Ask("tok-alice", "R1");
+  ASSERT_TRUE(from_memory.ok());
+  EXPECT_EQ(Calls(), calls) << "a cached credited answer reads nothing";
+  EXPECT_EQ(from_memory->code, from_db->code);
+  EXPECT_EQ(from_memory->balance_fen, from_db->balance_fen);
+  EXPECT_EQ(from_memory->balance_fen, 1500);  // the balance right after this order's credit
+  ASSERT_TRUE(from_memory->order && from_db->order);
+  EXPECT_EQ(from_memory->order->state, from_db->order->state);
+  EXPECT_EQ(from_memory->order->transaction_id, from_db->order->transaction_id);
+  EXPECT_EQ(upstream_.queries.load(), 1);
+  EXPECT_EQ(cached_.cache_stats().final_hits, 1);
+  // Another user's token never gets the cached answer: the long way, 2047.
+  auto bob = Ask("tok-bob", "R1");
+  ASSERT_TRUE(bob.ok());
+  EXPECT_EQ(bob->code, ResultCode::kOrderNotExist);
+  EXPECT_FALSE(bob->order.has_value());
+}
+
+TEST_F(RechargeCacheTest, RevokedSessionIsRefusedOnceTheLifetimePasses) {
+  CreditR1();
+  ASSERT_TRUE(Ask("tok-alice", "R1").ok());
+  {
+    std::lock_guard<std::mutex> l(repo_.mu);
+    repo_.sessions.erase("tok-alice");  // revoked
+  }
+  now_ += absl::Seconds(1);  // within session_ttl: still trusted from memory (documented)
+  EXPECT_TRUE(Ask("tok-alice", "R1").ok());
+  now_ += absl::Seconds(3);  // past it: asked again, refused
+  auto r = Ask("tok-alice", "R1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(RechargeCacheTest, CachedSessionNeverOutlivesItsExpiry) {
+  {
+    std::lock_guard<std::mutex> l(repo_.mu);
+    repo_.sessions["tok-short"] = {1, "wxapp", now_ + absl::Milliseconds(500)};
+  }
+  CreditR1();
+  ASSERT_TRUE(Ask("tok-short", "R1").ok());
+  ASSERT_TRUE(Ask("tok-short", "R1").ok());
+  now_ += absl::Seconds(1);  // the session expired; the cache's 3 s must not keep it alive
+  auto r = Ask("tok-short", "R1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(RechargeCacheTest, ARefundRecordedElsewhereIsSeenWithinTheBound) {
+  CreditR1();
+  ASSERT_EQ(Ask("tok-alice", "R1")->code, ResultCode::kSuccess);
+  {
+    std::lock_guard<std::mutex> l(repo_.mu);
+    repo_.orders["R1"].state = RechargeState::kRefund;  // another replica's notification
+  }
+  EXPECT_EQ(Ask("tok-alice", "R1")->code, ResultCode::kSuccess);  // within final_ttl
+  now_ += absl::Seconds(2) + absl::Milliseconds(1);
+  auto r = Ask("tok-alice", "R1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->code, ResultCode::kRefund);
+}
+
+TEST_F(RechargeCacheTest, AChangeMadeHereEvictsAtOnce) {
+  CreditR1();
+  ASSERT_EQ(Ask("tok-alice", "R1")->code, ResultCode::kSuccess);  // cached now
+  domain::RechargeOrder o;
+  {
+    std::lock_guard<std::mutex> l(repo_.mu);
+    o = repo_.orders["R1"];
+  }
+  domain::UpstreamTransaction refund;
+  refund.out_trade_no = "R1";
+  refund.trade_state = "REFUND";
+  auto applied = cached_.ApplyAnswer(o, refund, domain::QueryOutcome{}, Source::kNotification);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(Ask("tok-alice", "R1")->code, ResultCode::kRefund);  // no wait for the TTL
+}
+
+TEST(TtlCacheTest, StaysWithinItsEntryAndByteBoundsUnder100kOrders) {
+  TtlCache<std::string> cache(1000, 64 * 1024);
+  const absl::Time now = absl::Now();
+  for (int i = 0; i < 100000; ++i) {
+    const std::string key = "R" + std::to_string(i);
+    cache.Put(key, std::string(20, 'x'), now + absl::Minutes(1), key.size() + 20 + 32);
+    ASSERT_LE(cache.size(), 1000u);
+    ASSERT_LE(cache.bytes(), 64u * 1024u);
+  }
+  EXPECT_GT(cache.evictions(), 90000);
+  // The newest are kept, the oldest went first.
+  EXPECT_TRUE(cache.Get("R99999", now).has_value());
+  EXPECT_FALSE(cache.Get("R0", now).has_value());
+}
+
+TEST(TtlCacheTest, ExpiresReplacesAndErases) {
+  TtlCache<int> cache(10, 1000);
+  const absl::Time now = absl::Now();
+  cache.Put("a", 1, now + absl::Seconds(1), 10);
+  EXPECT_EQ(cache.Get("a", now), 1);
+  EXPECT_FALSE(cache.Get("a", now + absl::Seconds(1)).has_value());  // expired, dropped
+  EXPECT_EQ(cache.size(), 0u);
+  cache.Put("b", 2, now + absl::Seconds(5), 10);
+  cache.Put("b", 3, now + absl::Seconds(5), 20);  // replaced: one entry, its new weight
+  EXPECT_EQ(cache.Get("b", now), 3);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.bytes(), 20u);
+  cache.Erase("b");
+  EXPECT_FALSE(cache.Get("b", now).has_value());
+  EXPECT_EQ(cache.bytes(), 0u);
+  cache.Put("huge", 4, now + absl::Seconds(5), 5000);  // heavier than the budget: not kept
+  EXPECT_FALSE(cache.Get("huge", now).has_value());
+  for (int i = 0; i < 20; ++i) {  // replacing one key many times keeps it and bounds the queue
+    cache.Put("k", i, now + absl::Seconds(5), 10);
+  }
+  EXPECT_EQ(cache.Get("k", now), 19);
 }
 
 }  // namespace
