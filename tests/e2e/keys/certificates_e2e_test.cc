@@ -4,8 +4,13 @@
 // reply only the downloaded certificate verifies; then WeChat signs with a certificate the
 // server has not seen, and the refresh that unknown serial asks for (on orderqueryd's refresher
 // thread, certificate_min_refresh_ms 1 s) makes the next query pass. Every wait is bounded.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -23,6 +28,32 @@ namespace {
 
 using ::nlohmann::json;
 using ::testing::HasSubstr;
+
+// A loopback port nobody listens on right now (for admin.listen, which needs a fixed port).
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// The value of orderquery_cert_expiry_days{merchant="direct",kind=KIND} in a scrape, -1000 when
+// absent.
+double ExpiryDays(const std::string& text, const std::string& kind) {
+  const std::string prefix =
+      absl::StrCat("orderquery_cert_expiry_days{merchant=\"direct\",kind=\"", kind, "\"} ");
+  const size_t at = text.find(prefix);
+  if (at == std::string::npos) return -1000;
+  return std::stod(text.substr(at + prefix.size()));
+}
 
 class CertificatesE2E : public ::testing::Test {
  protected:
@@ -65,6 +96,7 @@ class CertificatesE2E : public ::testing::Test {
     m["apiv3_key_file"] = keys_->dir + "/apiv3_key.txt";
     m["merchant_cert_file"] = keys_->merchant_cert;
     c["upstream"]["certificate_min_refresh_ms"] = 1000;
+    c["admin"] = {{"listen", absl::StrCat("127.0.0.1:", admin_port_)}};
     return c;
   }
 
@@ -78,11 +110,22 @@ class CertificatesE2E : public ::testing::Test {
             {"transaction_id", "4200000001202612060001" + no.substr(no.size() - 2)}};
   }
 
+  // GET /metrics on the server's admin listener ("" when unreachable).
+  static std::string Scrape() {
+    httplib::Client admin("127.0.0.1", admin_port_);
+    admin.set_connection_timeout(2);
+    admin.set_read_timeout(5);
+    auto r = admin.Get("/metrics");
+    return r && r->status == 200 ? r->body : "";
+  }
+
+  static int admin_port_;
   static Stack* stack_;
   static fakes::TestKeys* keys_;
   static fakes::SandboxProcess* sandbox_;
 };
 
+int CertificatesE2E::admin_port_ = FreePort();
 Stack* CertificatesE2E::stack_ = nullptr;
 fakes::TestKeys* CertificatesE2E::keys_ = nullptr;
 fakes::SandboxProcess* CertificatesE2E::sandbox_ = nullptr;
@@ -104,6 +147,12 @@ TEST_F(CertificatesE2E, StartsWithDownloadedCertificatesAndFollowsANewSerial) {
   // Start-up reports every key's expiry: the merchant certificate and the downloaded one.
   EXPECT_THAT(log, HasSubstr(absl::StrCat("kind=downloaded_cert serial=", s2)));
   EXPECT_THAT(log, HasSubstr("kind=merchant_cert"));
+  // And the gauge: certificate 2 is made for 60 days, the merchant certificate for 30.
+  const std::string scrape = Scrape();
+  ASSERT_FALSE(scrape.empty()) << "admin listener unreachable\n" << log;
+  EXPECT_NEAR(ExpiryDays(scrape, "downloaded_cert"), 60, 1) << scrape;
+  EXPECT_NEAR(ExpiryDays(scrape, "merchant_cert"), 30, 1) << scrape;
+  EXPECT_EQ(ExpiryDays(scrape, "public_key"), -1000);
 
   auto user = s.CreateUser(1000);
   ASSERT_TRUE(user.ok()) << user.status();
@@ -137,6 +186,8 @@ TEST_F(CertificatesE2E, StartsWithDownloadedCertificatesAndFollowsANewSerial) {
   EXPECT_EQ(*s.Balance(user->id), 1500);
   EXPECT_GE(sandbox_->Certificates()->value("downloads", 0), 2);
   EXPECT_THAT(s.ServerLog(server), HasSubstr("event=wechat_certificates_refresh_requested"));
+  // Certificate 1 (30 days) is held now too; the gauge still reports the last one to expire.
+  EXPECT_NEAR(ExpiryDays(Scrape(), "downloaded_cert"), 60, 1);
 }
 
 }  // namespace
