@@ -10,7 +10,7 @@
 // map. Downloads run on the CertificateRefresher's one thread (and once at start-up), never on a
 // transport or gRPC thread: RequestRefresh only marks the store and wakes that thread.
 //
-// What is trusted (a decision; see README, "Keys and certificates"):
+// What is trusted (a design decision; this comment is its reference):
 //  - configured keys, always (until the operator removes them);
 //  - downloaded certificates while they are not expired (the earlier of the reply's expire_time
 //    and the certificate's notAfter); one that leaves WeChat's list stays until it expires, so
@@ -19,6 +19,11 @@
 //    exception is bootstrap: a merchant with no configured key (allow_bootstrap) accepts its
 //    first list signed by a certificate in that same list (the list is authenticated by the
 //    APIv3 key's AEAD tag; WeChat's SDKs do the same), logged at warning.
+// When downloads happen: at start-up (App::Create, bounded by the upstream timeouts; a failure
+// is logged and the merchant starts with what it has), every refresh_interval (12 h), and when a
+// reply or notification names a serial we do not hold, at most once per min_refresh_gap (1 min)
+// after the last download started. A failed download is retried after min_refresh_gap. A
+// public-key merchant without download_certificates never downloads.
 #ifndef ORDERQUERY_SERVER_PAYMENT_WECHAT_KEY_STORE_H_
 #define ORDERQUERY_SERVER_PAYMENT_WECHAT_KEY_STORE_H_
 
