@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -417,6 +418,49 @@ TEST_F(KeyStoreTest, OneDownloadAtATime) {
   EXPECT_TRUE(second.ok()) << second;
   EXPECT_EQ(fetches.load(), 1);
   EXPECT_EQ(store->stats().downloads, 1);
+}
+
+TEST_F(KeyStoreTest, ReadersNeverSeeAHalfSwappedVerifier) {
+  // a is configured (always held); downloads alternate between listing b and listing nothing.
+  // Readers verify an a-signed reply throughout: it must pass every time, and a b-signed one
+  // must either pass or fail as "unknown", never crash or see a broken key map.
+  const RsaKey a = *RsaKey::PublicFromCertificatePem(CertPem('a'));
+  auto store = *MerchantKeyStore::Create(Options(true, false), {{kSerialA, a}}, {});
+  const http::Response by_a = Reply("ping", 'a', kT0);
+  const http::Response by_b = Reply("ping", 'b', kT0);
+  std::atomic<bool> stop{false};
+  std::atomic<int> a_failures{0}, b_other_failures{0}, b_passes{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 3; ++i) {
+    readers.emplace_back([&] {
+      while (!stop.load()) {
+        std::shared_ptr<const ResponseVerifier> v = store->Current();
+        if (!v->Verify(by_a, kT0).ok()) ++a_failures;
+        absl::Status b = v->Verify(by_b, kT0);
+        if (b.ok()) {
+          ++b_passes;
+        } else if (!absl::StrContains(b.message(), "unknown")) {
+          ++b_other_failures;
+        }
+      }
+    });
+  }
+  for (int i = 0; i < 20; ++i) {
+    if (i % 2 == 0) {
+      Serve({{'b', kT0 + absl::Hours(480)}}, 'a');
+    } else {
+      Serve({}, 'a');
+      now_ += absl::Seconds(1);
+    }
+    ASSERT_TRUE(store->Refresh().ok());
+    // b stays held once downloaded (kept until it expires), so from here on it passes.
+  }
+  stop = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(a_failures.load(), 0);
+  EXPECT_EQ(b_other_failures.load(), 0);
+  EXPECT_GT(b_passes.load(), 0);
+  EXPECT_THAT(Serials(*store), UnorderedElementsAre(kSerialA, kSerialB));
 }
 
 TEST_F(KeyStoreTest, RefresherRunsWhatIsDueByTheInjectedClock) {
