@@ -84,6 +84,16 @@ TEST(MetricsE2E, ScrapeAfterScriptedCallsParsesWithTheValuesTheCallsImply) {
   stranger.token = "no-such-token";
   RechargeResult unauth = QueryRecharge(s.orders(), Args(stranger, "MXPAID1"));
   ASSERT_EQ(unauth.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // A reply whose signature does not verify: INTERNAL, counted as bad_signature.
+  ASSERT_TRUE(s.CreateRechargeOrder(*user, "MXBADSIG", kAmount).ok());
+  ASSERT_TRUE(s.UpsertWechatOrder(*user, "MXBADSIG", kAmount,
+                                  {{"trade_state", "SUCCESS"},
+                                   {"transaction_id", "4200000001202606010002"},
+                                   {"success_time", "2026-06-01T10:00:00+08:00"},
+                                   {"faults", json::array({{{"type", "wrong_signature"}}})}})
+                  .ok());
+  RechargeResult badsig = QueryRecharge(s.orders(), Args(*user, "MXBADSIG"));
+  ASSERT_EQ(badsig.status.error_code(), grpc::StatusCode::INTERNAL) << Describe(badsig.status);
   // A notification without WeChat's signature headers: rejected, never applied.
   httplib::Client notify("127.0.0.1", notify_port);
   auto n = notify.Post("/notify/wechat/direct", R"({"id":"EV-1"})", "application/json");
@@ -103,21 +113,25 @@ TEST(MetricsE2E, ScrapeAfterScriptedCallsParsesWithTheValuesTheCallsImply) {
       Expect("orderquery_rpc_requests_total", {{"method", kRecharge}, {"code", "OK"}}, 3),
       Expect("orderquery_rpc_requests_total", {{"method", kRecharge}, {"code", "UNAUTHENTICATED"}},
              1),
-      Expect("orderquery_rpc_latency_seconds_count", {{"method", kRecharge}}, 4),
-      Expect("orderquery_rpc_latency_seconds_bucket", {{"method", kRecharge}, {"le", "+Inf"}}, 4),
+      Expect("orderquery_rpc_requests_total", {{"method", kRecharge}, {"code", "INTERNAL"}}, 1),
+      Expect("orderquery_rpc_latency_seconds_count", {{"method", kRecharge}}, 5),
+      Expect("orderquery_rpc_latency_seconds_bucket", {{"method", kRecharge}, {"le", "+Inf"}}, 5),
       Expect("orderquery_credits_total", json::object(), 1),
       Expect("orderquery_credited_fen_total", json::object(), kAmount),
       Expect("orderquery_credits_refused_total", json::object(), 0),
       Expect("orderquery_refunds_after_credit_total", json::object(), 0),
-      // One WeChat query: the second paid call and the 2047 (no local order) never went out.
+      // Two WeChat queries (paid, bad signature): the second paid call and the 2047 (no local
+      // order) never went out. A reply that fails verification is still HTTP 200.
       Expect("orderquery_upstream_requests_total",
              {{"provider", "wechat"},
               {"merchant", "direct"},
               {"endpoint", "query_order"},
               {"outcome", "200"}},
-             1),
+             2),
       Expect("orderquery_upstream_latency_seconds_count",
-             {{"provider", "wechat"}, {"endpoint", "query_order"}}, 1),
+             {{"provider", "wechat"}, {"endpoint", "query_order"}}, 2),
+      Expect("orderquery_verification_failures_total",
+             {{"provider", "wechat"}, {"reason", "bad_signature"}}, 1),
       Expect("orderquery_notifications_total", {{"result", "rejected"}}, 1),
       Expect("orderquery_notifications_total", {{"result", "verified"}}, 0),
       Expect("orderquery_db_pool_size", json::object(), s.options().db_pool_size),
