@@ -476,6 +476,29 @@ void App::RegisterMetrics() {
                                                 {{"failed"}, read(t->failed)}};
                    });
   }
+  // Only the caches that are on: a cache that is off has nothing to count.
+  const bool session_cache = cfg_.recharge_session_cache_ms > 0;
+  const bool final_cache = cfg_.recharge_final_cache_ms > 0;
+  if (session_cache || final_cache) {
+    usecase::RechargeQuery* rq = s.recharge.get();
+    r->AddCallback("orderquery_cache_requests_total",
+                   "Recharge cache lookups: cache session or final, result hit or miss",
+                   Type::kCounter, {"cache", "result"}, [rq, session_cache, final_cache] {
+                     const usecase::RechargeQuery::CacheStats st = rq->cache_stats();
+                     std::vector<Sample> out;
+                     if (session_cache) {
+                       out.push_back({{"session", "hit"}, static_cast<double>(st.session_hits)});
+                       out.push_back({{"session", "miss"}, static_cast<double>(st.session_misses)});
+                     }
+                     if (final_cache) {
+                       out.push_back({{"final", "hit"}, static_cast<double>(st.final_hits)});
+                       out.push_back({{"final", "miss"}, static_cast<double>(st.final_misses)});
+                     }
+                     return out;
+                   });
+    r->AddCallback("orderquery_cache_bytes", "Bytes held by the recharge caches", Type::kGauge,
+                   [rq] { return static_cast<double>(rq->cache_stats().bytes); });
+  }
   storage::ConnectionPool* pool = pool_.get();
   r->AddCallback("orderquery_db_pool_in_use", "Database connections in use", Type::kGauge, [pool] {
     const auto st = pool->GetStats();

@@ -139,6 +139,10 @@ TEST(MetricsE2E, ScrapeAfterScriptedCallsParsesWithTheValuesTheCallsImply) {
       Expect("orderquery_db_pool_timeouts_total", json::object(), 0),
       Expect("orderquery_executor_queue_depth", json::object(), 0, ">="),
       Expect("orderquery_coalesced_joins_total", {{"flow", "recharge"}}, 0),
+      // The session cache (on by default): the first call and the stranger's token missed.
+      Expect("orderquery_cache_requests_total", {{"cache", "session"}, {"result", "miss"}}, 2,
+             ">="),
+      Expect("orderquery_cache_requests_total", {{"cache", "session"}, {"result", "hit"}}, 0, ">="),
   });
   // Debian's python3 (python3-prometheus-client is installed for it), not whatever is on PATH.
   const std::string cmd = std::string("/usr/bin/python3 ") + OQ_CHECK_METRICS_PY + " '" + file +
