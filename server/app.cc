@@ -251,6 +251,10 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
   cache.max_entries = static_cast<size_t>(c.recharge_cache_max_entries);
   cache.max_bytes = static_cast<size_t>(c.recharge_cache_max_bytes);
   s.recharge->ConfigureCaches(cache);
+  usecase::RechargeQuery::FailureBackoff backoff;
+  backoff.initial = absl::Milliseconds(c.recharge_failure_backoff_ms);
+  backoff.max = absl::Milliseconds(c.recharge_failure_backoff_max_ms);
+  s.recharge->ConfigureFailureBackoff(backoff);
   if (c.reconcile.enabled) {
     usecase::ReconcilerOptions ro;
     ro.first_delay = absl::Milliseconds(c.reconcile.first_delay_ms);

@@ -194,6 +194,13 @@ const std::vector<KeyDef<Config>>& TopKeys() {
           "recharge.cache_max_bytes", "bytes both caches may hold together",
           [](Config & c) -> auto& { return c.recharge_cache_max_bytes; }, 0, 2000000000),
       Int<Config>(
+          "recharge.failure_backoff_ms",
+          "after an upstream failure, the order is not asked again this long (doubling; 0 = off)",
+          [](Config & c) -> auto& { return c.recharge_failure_backoff_ms; }, 0, 600000),
+      Int<Config>(
+          "recharge.failure_backoff_max_ms", "the longest such wait",
+          [](Config & c) -> auto& { return c.recharge_failure_backoff_max_ms; }, 0, 3600000),
+      Int<Config>(
           "trade.refresh_interval_ms",
           "a non-final trade order is asked upstream at most this often",
           [](Config & c) -> auto& { return c.trade_refresh_interval_ms; }, 0, 86400000),

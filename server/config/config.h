@@ -133,6 +133,9 @@ struct Config {
   int recharge_final_cache_ms = 2000;
   int recharge_cache_max_entries = 100000;
   int recharge_cache_max_bytes = 64 << 20;
+  // After an upstream failure an order is not asked again for this long, doubling to the max.
+  int recharge_failure_backoff_ms = 1000;
+  int recharge_failure_backoff_max_ms = 30000;
   int trade_refresh_interval_ms = 2000;
   int vehicle_refresh_interval_ms = 60000;
   std::map<std::string, WechatMerchantConfig> wechat_merchants;

@@ -34,6 +34,50 @@ void RechargeQuery::ConfigureCaches(const CacheOptions& options) {
   }
 }
 
+void RechargeQuery::ConfigureFailureBackoff(const FailureBackoff& backoff) {
+  failure_backoff_ = backoff;
+  failures_.reset();
+  if (backoff.initial > absl::ZeroDuration()) {
+    failures_ = std::make_unique<TtlCache<RecentFailure>>(
+        std::max<size_t>(cache_options_.max_entries, 1000), 16 << 20);
+  }
+}
+
+std::optional<absl::StatusOr<RechargeQueryResult>> RechargeQuery::RecentFailureAnswer(
+    const domain::RechargeOrder& order) {
+  if (!failures_) return std::nullopt;
+  const absl::Time now = clock_();
+  std::optional<RecentFailure> f = failures_->Get(order.order_no, now);
+  if (!f || now >= f->until) return std::nullopt;
+  if (f->not_found) {
+    RechargeQueryResult r;
+    r.code = ResultCode::kOrderNotExist;
+    auto balance = repo_->GetBalance(order.user_id);
+    if (!balance.ok()) return absl::StatusOr<RechargeQueryResult>(balance.status());
+    r.balance_fen = *balance;
+    return absl::StatusOr<RechargeQueryResult>(std::move(r));
+  }
+  return absl::StatusOr<RechargeQueryResult>(f->status);
+}
+
+void RechargeQuery::RememberFailure(const domain::RechargeOrder& order,
+                                    const absl::Status& status) {
+  if (!failures_) return;
+  const absl::Time now = clock_();
+  std::optional<RecentFailure> before = failures_->Get(order.order_no, now);
+  RecentFailure f;
+  f.not_found = absl::IsNotFound(status);
+  f.status = status;
+  f.streak = before ? before->streak + 1 : 1;
+  absl::Duration wait = failure_backoff_.initial;
+  for (int i = 1; i < f.streak && wait < failure_backoff_.max; ++i) wait *= 2;
+  wait = std::min(wait, failure_backoff_.max);
+  f.until = now + wait;
+  // The streak is remembered a while after the window, so that repeated failures grow it.
+  failures_->Put(order.order_no, f, f.until + failure_backoff_.max,
+                 order.order_no.size() * 2 + status.message().size() + sizeof(RecentFailure));
+}
+
 RechargeQuery::CacheStats RechargeQuery::cache_stats() const {
   CacheStats st;
   if (sessions_) {
@@ -170,6 +214,10 @@ void RechargeQuery::AfterLoad(const RechargeQueryRequest& req, const domain::Que
       r.balance_fen = *view.balance_fen;
       return done(std::move(r));
     }
+  }
+  if (!req.force_refresh) {
+    // A failure a moment ago: the same answer, without asking the provider again.
+    if (auto recent = RecentFailureAnswer(order)) return done(*std::move(recent));
   }
   const bool leader = coalescer_.Join(
       order.order_no, [done](const absl::StatusOr<RechargeQueryResult>& r) { done(r); });
@@ -404,6 +452,7 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
       log::Error("query_log_write_failed",
                  {{"order_no", order.order_no}, {"error", r.status().ToString()}});
     }
+    RememberFailure(order, reply.status());
     if (absl::IsNotFound(reply.status())) {
       // WeChat does not know the order: answer 2047, keep the local state (a late payment must
       // still be credited when it shows up).
@@ -417,6 +466,7 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
     return;
   }
 
+  if (failures_) failures_->Erase(order.order_no);
   auto applied = ApplyAnswer(order, *reply, base, Source::kQuery);
   if (!applied.ok()) {
     log::Error("recharge_apply_failed",

@@ -108,6 +108,16 @@ class RechargeQuery {
   };
   // Call before the first Run().
   void ConfigureCaches(const CacheOptions& options);
+  // Negative caching: after a failed upstream query (404, 429, 5xx, an unverifiable reply, a
+  // timeout) the order is not asked again for `initial`, doubling on each failure in a row up
+  // to `max`; meanwhile callers get the same answer (the failure's status, or 2047 for a
+  // not-found) without an upstream request. Per replica (process memory); force_refresh and a
+  // success end it. Zero `initial` turns it off.
+  struct FailureBackoff {
+    absl::Duration initial = absl::ZeroDuration();
+    absl::Duration max = absl::Seconds(30);
+  };
+  void ConfigureFailureBackoff(const FailureBackoff& backoff);
   struct CacheStats {
     int64_t session_hits = 0, session_misses = 0, final_hits = 0, final_misses = 0;
     size_t session_entries = 0, final_entries = 0, bytes = 0;
@@ -181,6 +191,18 @@ class RechargeQuery {
   };
   std::unique_ptr<TtlCache<domain::Session>> sessions_;
   std::unique_ptr<TtlCache<CachedFinal>> finals_;
+  struct RecentFailure {
+    absl::Status status;  // OK with not_found set: the provider did not know the order
+    bool not_found = false;
+    int streak = 0;
+    absl::Time until;  // callers get this answer until then
+  };
+  FailureBackoff failure_backoff_;
+  std::unique_ptr<TtlCache<RecentFailure>> failures_;
+  // The answer a recent failure still stands for, if any.
+  std::optional<absl::StatusOr<RechargeQueryResult>> RecentFailureAnswer(
+      const domain::RechargeOrder& order);
+  void RememberFailure(const domain::RechargeOrder& order, const absl::Status& status);
 };
 
 }  // namespace orderquery::usecase

@@ -218,7 +218,10 @@ json Stack::BaseConfig() const {
         {"max_attempts", options_.upstream_max_attempts},
         {"initial_backoff_ms", 10},
         {"max_backoff_ms", 40}}},
-      {"recharge", {{"refresh_interval_ms", options_.recharge_refresh_interval_ms}}},
+      // Negative caching off too: these suites count one upstream request per call after a
+      // failure; tests of the backoff turn it on through config_patch.
+      {"recharge",
+       {{"refresh_interval_ms", options_.recharge_refresh_interval_ms}, {"failure_backoff_ms", 0}}},
       // Off unless a suite turns it on: the reconciler's own queries would change the sandbox
       // request counts that suites assert on.
       {"reconcile", {{"enabled", false}}},

@@ -490,6 +490,64 @@ TEST_F(RechargeCacheTest, AChangeMadeHereEvictsAtOnce) {
   EXPECT_EQ(Ask("tok-alice", "R1")->code, ResultCode::kRefund);  // no wait for the TTL
 }
 
+// Issue 15, finding 3: a failure never started any interval, so a caller's loop on an order
+// WeChat answers with 429 sent one upstream request per call.
+TEST_F(RechargeCacheTest, AFailureBacksOffPerOrderAndTheWaitGrows) {
+  cached_.ConfigureFailureBackoff({absl::Seconds(1), absl::Seconds(8)});
+  auto fail_next = [this](const absl::StatusOr<std::string>& reply) {
+    auto f = std::async(std::launch::async, [this] { return Ask("tok-alice", "R1"); });
+    for (int i = 0; i < 500 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
+    upstream_.ReleaseAll(reply);
+    return f.get();
+  };
+  auto first = fail_next(absl::ResourceExhaustedError("RATELIMIT_EXCEEDED"));
+  EXPECT_EQ(first.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(upstream_.queries.load(), 1);
+  // Within the window: the same answer, no upstream request.
+  auto again = Ask("tok-alice", "R1");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(upstream_.queries.load(), 1);
+  // After it: asked again; a second failure in a row doubles the window (2 s).
+  now_ += absl::Seconds(1) + absl::Milliseconds(1);
+  auto second = fail_next(absl::UnavailableError("SYSTEM_ERROR"));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(upstream_.queries.load(), 2);
+  now_ += absl::Milliseconds(1500);
+  EXPECT_EQ(Ask("tok-alice", "R1").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(upstream_.queries.load(), 2);
+  // Past the doubled window, a success ends the streak.
+  now_ += absl::Seconds(1);
+  auto ok = fail_next(std::string("NOTPAY"));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->code, ResultCode::kNotPay);
+  EXPECT_EQ(upstream_.queries.load(), 3);
+}
+
+TEST_F(RechargeCacheTest, NotFoundIsRememberedAs2047AndForceRefreshBypassesIt) {
+  cached_.ConfigureFailureBackoff({absl::Seconds(5), absl::Seconds(30)});
+  auto f = std::async(std::launch::async, [this] { return Ask("tok-alice", "R1"); });
+  for (int i = 0; i < 500 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
+  upstream_.ReleaseAll(absl::NotFoundError("ORDER_NOT_EXIST"));
+  ASSERT_EQ(f.get()->code, ResultCode::kOrderNotExist);
+  auto cached = Ask("tok-alice", "R1");
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ(cached->code, ResultCode::kOrderNotExist);
+  EXPECT_FALSE(cached->order.has_value());
+  EXPECT_EQ(upstream_.queries.load(), 1);
+  // An operator's force_refresh still asks.
+  auto forced = std::async(std::launch::async, [this] {
+    std::promise<absl::StatusOr<RechargeQueryResult>> p;
+    auto fut = p.get_future();
+    cached_.Run({"wxapp", "tok-alice", "R1", true, absl::InfiniteFuture()},
+                [&p](absl::StatusOr<RechargeQueryResult> r) { p.set_value(std::move(r)); });
+    return fut.get();
+  });
+  for (int i = 0; i < 500 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
+  upstream_.ReleaseAll(std::string("SUCCESS"));
+  ASSERT_TRUE(forced.get().ok());
+  EXPECT_EQ(upstream_.queries.load(), 2);
+}
+
 TEST(TtlCacheTest, StaysWithinItsEntryAndByteBoundsUnder100kOrders) {
   TtlCache<std::string> cache(1000, 64 * 1024);
   const absl::Time now = absl::Now();
