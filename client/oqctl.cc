@@ -1,6 +1,8 @@
 // oqctl: orderqueryd from the command line, for humans (readable text) and scripts (--json,
 // and an exit code per gRPC status).
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -22,8 +24,8 @@ constexpr char kGlobalHelp[] =
     "\n"
     "Usage: oqctl [global flags] COMMAND [flags]\n"
     "Commands:\n"
-    "  recharge --appid A --token T --order-no N [--force-refresh]   QueryRechargeOrder (seed "
-    "000)\n"
+    "  recharge --appid A --token-file F --order-no N [--force-refresh]   QueryRechargeOrder "
+    "(seed 000)\n"
     "  vehicle  --out-trade-no N --sub-mchid M [--force-refresh]     GetVehicleTransaction (seed "
     "002)\n"
     "  trade    --id X [--merchant NAME] [--force-refresh]            GetTradeOrder (seed 001)\n"
@@ -40,8 +42,10 @@ constexpr char kGlobalHelp[] =
 const std::map<std::string, std::string>& CommandHelp() {
   static const auto* help = new std::map<std::string, std::string>{
       {"recharge",
-       "oqctl recharge --appid A --token T --order-no N [--force-refresh]\n"
+       "oqctl recharge --appid A --token-file F --order-no N [--force-refresh]\n"
        "  Asks for a recharge order's state; credits the balance once when paid.\n"
+       "  The user token comes from --token-file F (its first line), else $OQCTL_TOKEN, else\n"
+       "  --token T (visible to every user of the machine in the process list: avoid it).\n"
        "  The answer code is the seed's: 0 paid, 2041 refund, 2042 not paid, 2043 closed,\n"
        "  2044 revoked, 2045 user paying, 2046 pay error, 2047 no such order, 2048 unknown.\n"},
       {"vehicle",
@@ -167,9 +171,24 @@ int main(int argc, char** argv) {
   if (!client.ok()) return Usage(std::string(client.status().message()));
 
   if (args.command == "recharge") {
-    const std::string *appid = need("--appid"), *token = need("--token"), *no = need("--order-no");
-    if (!appid || !token || !no) return Usage("recharge needs --appid, --token and --order-no");
-    auto r = (*client)->QueryRechargeOrder(*appid, *token, *no, force);
+    const std::string *appid = need("--appid"), *no = need("--order-no");
+    std::string token;
+    if (const std::string* file = need("--token-file")) {
+      std::ifstream in(*file);
+      if (!in.good()) return Usage("--token-file: cannot read " + *file);
+      std::getline(in, token);
+      if (!token.empty() && token.back() == '\r') token.pop_back();
+    } else if (const char* env = std::getenv("OQCTL_TOKEN"); env && *env) {
+      token = env;
+    } else if (const std::string* t = need("--token")) {
+      token = *t;
+    }
+    if (!appid || token.empty() || !no) {
+      return Usage(
+          "recharge needs --appid, a token (--token-file, $OQCTL_TOKEN or --token) and "
+          "--order-no");
+    }
+    auto r = (*client)->QueryRechargeOrder(*appid, token, *no, force);
     if (!r.ok()) return Fail(r.status());
     if (!json) {
       // Text format drops a zero code (proto3 default); the seed's 0 matters, so say it.

@@ -357,6 +357,20 @@ absl::StatusOr<std::string> App::Start() {
     creds = grpc::SslServerCredentials(opts);
   }
 
+  if (cfg_.env == "production") {
+    if (cfg_.tls.cert_file.empty()) {
+      log::Warn("plaintext_listener", {{"listen", cfg_.listen},
+                                       {"why",
+                                        "env production without tls.cert_file: gRPC "
+                                        "(tokens included) travels in clear text"}});
+    }
+    if (cfg_.reflection) log::Warn("reflection_on", {{"why", "env production with reflection"}});
+    if (!cfg_.notify.listen.empty()) {
+      log::Warn("plaintext_listener",
+                {{"listen", cfg_.notify.listen},
+                 {"why", "notifications are plain HTTP here: terminate TLS in front of it"}});
+    }
+  }
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(cfg_.listen, creds, &port);

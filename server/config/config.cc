@@ -88,6 +88,9 @@ KeyDef<T> List(std::string name, std::string help, Ref ref) {
 const std::vector<KeyDef<Config>>& TopKeys() {
   static const auto* keys = new std::vector<KeyDef<Config>>{
       Str<Config>(
+          "env", "development | production (production refuses http:// provider URLs)",
+          [](Config & c) -> auto& { return c.env; }),
+      Str<Config>(
           "listen", "gRPC listen address host:port", [](Config & c) -> auto& { return c.listen; }),
       Bool<Config>(
           "reflection", "serve gRPC server reflection",
@@ -439,6 +442,24 @@ absl::Status ApplyMerchantKeys(const std::string& group, const std::vector<KeyDe
 }
 
 absl::Status Validate(const Config& c) {
+  if (c.env != "development" && c.env != "production") {
+    return KeyError("env", "must be development or production");
+  }
+  if (c.env == "production") {
+    // Requests to a provider carry our signature and its replies money: never in clear text.
+    for (const auto& [name, m] : c.wechat_merchants) {
+      if (m.base_url.rfind("https://", 0) != 0) {
+        return KeyError("wechat.merchants." + name + ".base_url",
+                        "env production needs an https:// URL");
+      }
+    }
+    for (const auto& [name, m] : c.trade_merchants) {
+      if (m.base_url.rfind("https://", 0) != 0) {
+        return KeyError("trade.merchants." + name + ".base_url",
+                        "env production needs an https:// URL");
+      }
+    }
+  }
   if (c.listen.find(':') == std::string::npos) return KeyError("listen", "must be host:port");
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
       c.log_level != "error") {

@@ -117,6 +117,9 @@ struct RetentionConfig {
 };
 
 struct Config {
+  // "development" (the default: the demo's plaintext, http:// sandbox URLs) or "production":
+  // http:// provider URLs are refused and plaintext listeners are warned about at start.
+  std::string env = "development";
   std::string listen = "127.0.0.1:50051";
   bool reflection = true;
   std::string log_level = "info";

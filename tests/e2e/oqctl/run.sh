@@ -59,6 +59,15 @@ OQCTL_TARGET=$TARGET expect 0 "health via OQCTL_TARGET" -- health
 
 expect 0 "recharge paid" -- "${T[@]}" "${R[@]}" --order-no DEMO0001PAID
 has "$OUT" "code: 0 (RECHARGE_RESULT_CODE_SUCCESS)"; has "$OUT" 'order_no: "DEMO0001PAID"'; has "$OUT" "amount: 1000"
+# The token from a file or the environment (issue 15, finding 12): not in the process list.
+printf '%s\n' "$TOKEN" > "$WORK/token"
+expect 0 "recharge --token-file" -- "${T[@]}" recharge --appid "$APPID" --token-file "$WORK/token" --order-no DEMO0001PAID
+has "$OUT" "code: 0"
+OQCTL_TOKEN=$TOKEN expect 0 "recharge with OQCTL_TOKEN" -- "${T[@]}" recharge --appid "$APPID" --order-no DEMO0001PAID
+has "$OUT" "code: 0"
+printf 'wrong-token\n' > "$WORK/bad-token"
+expect 16 "a file's token wins over --token" -- "${T[@]}" recharge --appid "$APPID" --token-file "$WORK/bad-token" --token "$TOKEN" --order-no DEMO0001PAID
+expect 64 "unreadable --token-file" -- "${T[@]}" recharge --appid "$APPID" --token-file "$WORK/none" --order-no DEMO0001PAID
 expect 0 "recharge paid --json" -- "${T[@]}" --json "${R[@]}" --order-no DEMO0001PAID
 json_check 'j["code"] == "RECHARGE_RESULT_CODE_SUCCESS" and j["data"]["orderNo"] == "DEMO0001PAID" and j["data"]["amount"] == "1000" and j["data"]["state"] == "RECHARGE_ORDER_STATE_SUCCESS"'
 expect 0 "recharge closed" -- "${T[@]}" "${R[@]}" --order-no DEMO0003CLOSED

@@ -119,5 +119,36 @@ TEST_F(ConfigTest, SecretsNeverShownInHelp) {
   EXPECT_THAT(help, HasSubstr("db.pool_size  [ORDERQUERY_DB_POOL_SIZE]"));
 }
 
+// Issue 15, finding 12: a production config must not talk to a provider in clear text.
+TEST_F(ConfigTest, ProductionRefusesHttpProviderUrls) {
+  std::string key = Write("pk.pem", "x");
+  std::string pub = Write("pub.pem", "x");
+  auto config = [&](const std::string& env, const std::string& url) {
+    return Write("prod.json", R"({"env": ")" + env + R"(", "wechat": {"merchants": {"app": {
+      "appids": ["wx1"], "mchid": "1900000001", "serial_no": "ABC",
+      "private_key_file": ")" + key +
+                                  R"(", "public_key_id": "PUB_KEY_ID_1",
+      "public_key_file": ")" + pub +
+                                  R"(", "base_url": ")" + url + R"("}}}})");
+  };
+  auto dev = Load(config("development", "http://127.0.0.1:9"), {});
+  EXPECT_TRUE(dev.ok()) << dev.status();
+  auto prod = Load(config("production", "http://127.0.0.1:9"), {});
+  ASSERT_FALSE(prod.ok());
+  EXPECT_THAT(prod.status().message(), HasSubstr("wechat.merchants.app.base_url"));
+  EXPECT_THAT(prod.status().message(), HasSubstr("https://"));
+  EXPECT_TRUE(Load(config("production", "https://api.mch.weixin.qq.com"), {}).ok());
+  auto trade = Load("", {{"ORDERQUERY_ENV", "production"},
+                         {"ORDERQUERY_TRADE_MERCHANTS", "shop"},
+                         {"ORDERQUERY_TRADE_MERCHANTS_SHOP_BASE_URL", "http://pay.example.com"},
+                         {"ORDERQUERY_TRADE_MERCHANTS_SHOP_MCH_ID", "1"},
+                         {"ORDERQUERY_TRADE_MERCHANTS_SHOP_KEY", "k"}});
+  ASSERT_FALSE(trade.ok());
+  EXPECT_THAT(trade.status().message(), HasSubstr("trade.merchants.shop.base_url"));
+  auto bad = Load("", {{"ORDERQUERY_ENV", "staging"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("env (ORDERQUERY_ENV)"));
+}
+
 }  // namespace
 }  // namespace orderquery::config
