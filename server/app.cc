@@ -481,6 +481,16 @@ void App::RegisterMetrics() {
                    [t] { return static_cast<double>(t->lag_ms.load()) / 1000.0; });
     r->AddCallback("orderquery_reconcile_overdue", "Checks due and not yet claimed (last sweep)",
                    Type::kGauge, [t, read] { return read(t->overdue); });
+    const usecase::Reconciler* rec = s.reconciler.get();
+    r->AddCallback("orderquery_pending_orders",
+                   "Pending recharge orders by state and age since creation (last sweep)",
+                   Type::kGauge, {"state", "age"}, [rec] {
+                     std::vector<Sample> out;
+                     for (const auto& b : rec->PendingByStateAndAge()) {
+                       out.push_back({{b.state, b.age}, static_cast<double>(b.count)});
+                     }
+                     return out;
+                   });
     r->AddCallback("orderquery_reconcile_sweeps_total", "Reconciliation sweeps", Type::kCounter,
                    [t, read] { return read(t->sweeps); });
     r->AddCallback("orderquery_reconcile_claimed_total", "Orders claimed for a check",

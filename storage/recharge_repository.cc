@@ -98,6 +98,11 @@ constexpr char kClaim[] =
 constexpr char kScheduleStats[] =
     "SELECT COUNT(*), MIN(next_check_at) FROM t_recharge_order"
     " WHERE status IN ('NOTPAY', 'USERPAYING') AND next_check_at <= ?";
+constexpr char kPendingByAge[] =
+    "SELECT status, CASE WHEN created_at > ? - INTERVAL 10 MINUTE THEN 'lt_10m'"
+    " WHEN created_at > ? - INTERVAL 1 HOUR THEN 'lt_1h'"
+    " WHEN created_at > ? - INTERVAL 2 HOUR THEN 'lt_2h' ELSE 'ge_2h' END AS age, COUNT(*)"
+    " FROM t_recharge_order WHERE status IN ('NOTPAY', 'USERPAYING') GROUP BY status, age";
 constexpr char kUnscheduledCount[] =
     "SELECT COUNT(*) FROM t_recharge_order WHERE status IN ('NOTPAY', 'USERPAYING')"
     " AND next_check_at IS NULL";
@@ -542,6 +547,13 @@ absl::StatusOr<domain::ScheduleStats> MysqlRechargeRepository::GetScheduleStats(
         rs.reset();
         std::unique_ptr<sql::ResultSet> un = Query(c.Prepare(kUnscheduledCount));
         if (un->next()) stats.unscheduled = un->getInt64(1);
+        un.reset();
+        sql::PreparedStatement& by_age = c.Prepare(kPendingByAge);
+        for (unsigned int i = 1; i <= 3; ++i) BindTime(by_age, i, now);
+        std::unique_ptr<sql::ResultSet> ages = Query(by_age);
+        while (ages->next()) {
+          stats.pending.push_back({GetString(*ages, 1), GetString(*ages, 2), ages->getInt64(3)});
+        }
         return absl::OkStatus();
       },
       "schedule stats");

@@ -168,6 +168,13 @@ struct ScheduleStats {
   int64_t overdue = 0;                   // pending orders whose check is due and not claimed
   std::optional<absl::Time> oldest_due;  // the oldest of those: now - this = the lag
   int64_t unscheduled = 0;               // pending orders not yet given a first check
+  // Pending orders by state and age since creation ("lt_10m", "lt_1h", "lt_2h", "ge_2h").
+  struct Bucket {
+    std::string state;
+    std::string age;
+    int64_t count = 0;
+  };
+  std::vector<Bucket> pending;
 };
 
 // The reconciler's durable schedule, kept in the database and shared by every replica.

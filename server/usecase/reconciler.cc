@@ -54,6 +54,11 @@ void Reconciler::Loop() {
   }
 }
 
+std::vector<domain::ScheduleStats::Bucket> Reconciler::PendingByStateAndAge() const {
+  std::lock_guard<std::mutex> lock(pending_mu_);
+  return pending_;
+}
+
 absl::Time Reconciler::NextCheck(const domain::RechargeOrder& order, absl::Time now) const {
   const size_t attempts = static_cast<size_t>(std::max(order.check_attempts, 1));
   const absl::Duration wait = options_.backoff[std::min(attempts, options_.backoff.size()) - 1];
@@ -73,6 +78,10 @@ SweepCounts Reconciler::SweepOnce() {
     log::Warn("reconcile_schedule_failed", {{"error", scheduled.status().ToString()}});
   }
   if (auto stats = schedule_->GetScheduleStats(now); stats.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      pending_ = stats->pending;
+    }
     totals_.overdue.store(stats->overdue);
     totals_.lag_ms.store(stats->oldest_due && *stats->oldest_due < now
                              ? absl::ToInt64Milliseconds(now - *stats->oldest_due)

@@ -78,6 +78,8 @@ class Reconciler {
     std::atomic<int64_t> overdue{0};  // due and not yet claimed at the last sweep
   };
   const Totals& totals() const { return totals_; }
+  // Pending orders by state and age at the last sweep (for the metrics endpoint).
+  std::vector<domain::ScheduleStats::Bucket> PendingByStateAndAge() const;
 
  private:
   void Loop();
@@ -100,6 +102,8 @@ class Reconciler {
   Clock clock_;
   Totals totals_;
 
+  mutable std::mutex pending_mu_;
+  std::vector<domain::ScheduleStats::Bucket> pending_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -567,5 +567,25 @@ TEST_F(LifecycleStorageTest, TwoReplicasClaimingAtOnceNeverGetTheSameOrder) {
   }
 }
 
+// What operators watch: pending orders by state and age (a final order is not counted).
+TEST_F(LifecycleStorageTest, PendingOrdersAreCountedByStateAndAge) {
+  MysqlRechargeRepository repo(pool());
+  int64_t user = NewUser("u-ages", 0);
+  const absl::Time now = T0() + absl::Hours(3);
+  NewOrder("A-NEW", user, 100, RechargeState::kNotPay, now - absl::Minutes(1));
+  NewOrder("A-NEW2", user, 100, RechargeState::kNotPay, now - absl::Minutes(2));
+  NewOrder("A-HOUR", user, 100, RechargeState::kUserPaying, now - absl::Minutes(30));
+  NewOrder("A-TWO", user, 100, RechargeState::kNotPay, now - absl::Minutes(90));
+  NewOrder("A-OLD", user, 100, RechargeState::kNotPay, now - absl::Hours(3));
+  NewOrder("A-PAID", user, 100, RechargeState::kSuccess, now - absl::Minutes(1));
+  domain::ScheduleStats st = OQ_UNWRAP(repo.GetScheduleStats(now));
+  std::map<std::string, int64_t> got;
+  for (const auto& b : st.pending) got[b.state + "/" + b.age] = b.count;
+  const std::map<std::string, int64_t> want = {
+      {"NOTPAY/lt_10m", 2}, {"USERPAYING/lt_1h", 1}, {"NOTPAY/lt_2h", 1}, {"NOTPAY/ge_2h", 1}};
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(st.unscheduled, 5);
+}
+
 }  // namespace
 }  // namespace orderquery::storage
