@@ -20,6 +20,7 @@ import (
 type Config struct {
 	Listen              string
 	InternalListen      string
+	AdminListen         string
 	UpstreamTarget      string
 	UpstreamTLS         bool
 	UpstreamCAFile      string
@@ -108,6 +109,13 @@ func keys(c *Config) []configKey {
 	return []configKey{
 		{"listen", "0.0.0.0:8080", "public listener: seed 000's route and /healthz only", parseAddr(&c.Listen)},
 		{"internal_listen", "127.0.0.1:8081", "internal listener: every route, /healthz, /openapi.json", parseAddr(&c.InternalListen)},
+		{"admin.listen", "", "admin listener: GET /metrics (Prometheus text format); empty = off", func(_ *Config, v string) error {
+			if v == "" {
+				c.AdminListen = ""
+				return nil
+			}
+			return parseAddr(&c.AdminListen)(c, v)
+		}},
 		{"upstream.target", "127.0.0.1:50051", "orderqueryd's gRPC address (HOST:PORT or a gRPC target such as dns:///name:port)",
 			func(_ *Config, v string) error {
 				if strings.TrimSpace(v) == "" {
@@ -151,7 +159,8 @@ usage: orderquery-gateway [--config FILE] [--help]
 Configuration: one JSON file (--config FILE or GATEWAY_CONFIG; nested objects or dotted keys),
 each key overridable by its environment variable. A bad value stops start-up (exit 2).
 When ready it prints "gateway listening on HOST:PORT" and "gateway internal listening on
-HOST:PORT" on stdout. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.
+HOST:PORT" on stdout, and with admin.listen set "gateway metrics on http://HOST:PORT/metrics".
+SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.
 
 keys:
 `)
@@ -245,6 +254,13 @@ func (c *Config) validate() error {
 	}
 	if c.Listen == c.InternalListen && !strings.HasSuffix(c.Listen, ":0") {
 		return fail("internal_listen", "must differ from listen (both %s)", c.Listen)
+	}
+	if c.AdminListen != "" && !strings.HasSuffix(c.AdminListen, ":0") {
+		for _, k := range []struct{ name, v string }{{"listen", c.Listen}, {"internal_listen", c.InternalListen}} {
+			if c.AdminListen == k.v {
+				return fail("admin.listen", "must differ from %s (both %s)", k.name, k.v)
+			}
+		}
 	}
 	if !c.UpstreamTLS {
 		for _, k := range []struct{ name, v string }{

@@ -252,13 +252,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	type listener struct {
-		name     string
-		addr     string
-		internal bool
-		ln       net.Listener
-		srv      *http.Server
+		name    string
+		addr    string
+		handler http.Handler
+		ln      net.Listener
+		srv     *http.Server
 	}
-	ls := []*listener{{name: "public", addr: cfg.Listen}, {name: "internal", addr: cfg.InternalListen, internal: true}}
+	ls := []*listener{{name: "public", addr: cfg.Listen}, {name: "internal", addr: cfg.InternalListen}}
+	ls[0].handler = gw.Handler(ls[0].name, false)
+	ls[1].handler = gw.Handler(ls[1].name, true)
+	if cfg.AdminListen != "" {
+		gw.metrics = NewMetrics()
+		ls = append(ls, &listener{name: "admin", addr: cfg.AdminListen, handler: gw.metrics})
+	}
 	for _, l := range ls {
 		l.ln, err = net.Listen("tcp", l.addr)
 		if err != nil {
@@ -266,7 +272,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		l.srv = &http.Server{
-			Handler:           gw.Handler(l.name, l.internal),
+			Handler:           l.handler,
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			ReadTimeout:       cfg.ReadTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
@@ -277,11 +283,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, l := range ls {
 		go func(l *listener) { errs <- l.srv.Serve(l.ln) }(l)
 	}
-	log.Info("start", fmt.Sprintf(" listen=%s internal_listen=%s upstream=%s upstream_tls=%t",
-		ls[0].ln.Addr(), ls[1].ln.Addr(), cfg.UpstreamTarget, cfg.UpstreamTLS))
+	admin := "-"
+	if len(ls) > 2 {
+		admin = ls[2].ln.Addr().String()
+	}
+	log.Info("start", fmt.Sprintf(" listen=%s internal_listen=%s admin_listen=%s upstream=%s upstream_tls=%t",
+		ls[0].ln.Addr(), ls[1].ln.Addr(), admin, cfg.UpstreamTarget, cfg.UpstreamTLS))
 	log.Flush()
 	fmt.Fprintf(stdout, "gateway listening on %s\n", ls[0].ln.Addr())
 	fmt.Fprintf(stdout, "gateway internal listening on %s\n", ls[1].ln.Addr())
+	if len(ls) > 2 {
+		fmt.Fprintf(stdout, "gateway metrics on http://%s/metrics\n", ls[2].ln.Addr())
+	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)

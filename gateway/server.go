@@ -35,6 +35,7 @@ type Gateway struct {
 	muxes     map[*Contract]*runtime.ServeMux
 	openapi   []byte
 	log       *Logger
+	metrics   *Metrics // nil while admin.listen is empty
 }
 
 type ctxKey struct{}
@@ -132,8 +133,12 @@ func (g *Gateway) Handler(listener string, internal bool) http.Handler {
 		ri := &reqInfo{}
 		route := "-"
 		defer func() {
+			d := time.Since(start)
+			if g.metrics != nil {
+				g.metrics.Observe(listener, route, rw.status(), d)
+			}
 			if g.cfg.AccessLog {
-				g.log.Access(listener, r.Method, route, rw.status(), ri.grpcCode, time.Since(start), rw.bytes, ri.errMsg)
+				g.log.Access(listener, r.Method, route, rw.status(), ri.grpcCode, d, rw.bytes, ri.errMsg)
 			}
 		}()
 		path := r.URL.Path

@@ -25,6 +25,8 @@ import unittest
 import urllib.error
 import urllib.request
 
+from prometheus_client.parser import text_string_to_metric_families
+
 SRC = os.environ.get("OQ_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("OQ_BUILD_DIR") or os.path.join(SRC, "build", "dev")
@@ -363,6 +365,7 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
 
         gw_config = os.path.join(cls.tmp, "gateway.json")
         write_json(gw_config, {"listen": "127.0.0.1:0", "internal_listen": "127.0.0.1:0",
+                               "admin": {"listen": "127.0.0.1:0"},
                                "upstream": {"target": cls.oq_addr}, "max_body_bytes": 4096,
                                "request_timeout_ms": 10000})
         gw = Proc("orderquery-gateway", [os.path.join(BUILD, "gateway/orderquery-gateway"),
@@ -371,6 +374,7 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
         cls.gw = gw
         cls.public = "http://" + gw.wait_for("gateway listening on ")[0]
         cls.internal = "http://" + gw.wait_for("gateway internal listening on ")[0]
+        cls.metrics_url = gw.wait_for("gateway metrics on ")[0]
 
     @classmethod
     def tearDownClass(cls):
@@ -584,6 +588,53 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
         for path in ("/app/app/recharge/queryOrder", "/api/trade_order/get",
                      "/v3/vehicle/transactions/out-trade-no/{out_trade_no}"):
             self.assertIn(path, doc["paths"])
+
+    def scrape(self):
+        """The gateway's /metrics, parsed by prometheus_client's own text parser."""
+        status, _, text, hdrs = http("GET", self.metrics_url)
+        self.assertEqual(status, 200, text)
+        self.assertTrue(hdrs["Content-Type"].startswith("text/plain; version=0.0.4"), hdrs["Content-Type"])
+        requests, latency = {}, {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                if s.name == "orderquery_gateway_requests_total":
+                    requests[(s.labels["listener"], s.labels["route"], s.labels["code"])] = s.value
+                elif s.name == "orderquery_gateway_latency_seconds_count":
+                    latency[(s.labels["listener"], s.labels["route"])] = s.value
+                elif s.name == "orderquery_gateway_latency_seconds_bucket" and s.labels["le"] == "+Inf":
+                    latency[(s.labels["listener"], s.labels["route"], "+Inf")] = s.value
+        return requests, latency
+
+    def test_metrics_count_requests_by_route_template_and_status(self):
+        vehicle_route = "/v3/vehicle/transactions/out-trade-no/{out_trade_no}"
+        recharge_route = "/app/app/recharge/queryOrder"
+        before, lat_before = self.scrape()
+        vehicle = "/v3/vehicle/transactions/out-trade-no/%s?sub_mchid=" + SUB_MCHID
+        self.assertEqual(http("GET", self.internal + vehicle % "20150806125346")[0], 200)
+        self.assertEqual(http("GET", self.internal + vehicle % "GWVNOSUCHORDER")[0], 404)
+        self.assertEqual(http("GET", self.internal + vehicle % "GWVNOSUCHORDER")[0], 404)
+        self.assertEqual(self.recharge(SEED000_REQUEST)[0], 200)
+        self.assertEqual(http("GET", self.public + recharge_route)[0], 405)
+        self.assertEqual(http("GET", self.public + "/no/such/route/x1")[0], 404)
+        after, lat_after = self.scrape()
+        delta = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+        self.assertEqual(delta, {
+            ("internal", vehicle_route, "200"): 1,
+            ("internal", vehicle_route, "404"): 2,
+            ("public", recharge_route, "200"): 1,
+            ("public", recharge_route, "405"): 1,
+            ("public", "-", "404"): 1,
+        })
+        for key in after:
+            self.assertNotIn("20150806125346", key[1])
+            self.assertNotIn("x1", key[1])
+        for key, n in (((("internal", vehicle_route)), 3), (("public", recharge_route), 2)):
+            self.assertEqual(lat_after[key] - lat_before.get(key, 0), n, key)
+            self.assertEqual(lat_after[key + ("+Inf",)], lat_after[key], key)
+        # The scrapes themselves are not requests of the public or internal listener.
+        self.assertNotIn("/metrics", {k[1] for k in after})
+        status, body, _, _ = http("GET", self.internal + "/metrics")
+        self.assertEqual(status, 404)
 
     def test_access_log_has_a_line_per_request_and_no_secret(self):
         marker_token = "gw-secret-" + secrets.token_hex(8)
