@@ -437,24 +437,34 @@ absl::StatusOr<domain::ApplyResult> MysqlRechargeRepository::RecordOutcome(
         const domain::RechargeState state_now = change ? change->to : before.state;
         const bool pending = state_now == domain::RechargeState::kNotPay ||
                              state_now == domain::RechargeState::kUserPaying;
-        if (!pending || outcome.clear_next_check) {
-          if (before.next_check_at.has_value()) {
-            sql::PreparedStatement& up = c.Prepare(kSetNextCheck);
-            BindOptionalTime(up, 1, std::nullopt);
-            BindString(up, 2, outcome.order_no);
-            up.executeUpdate();
-          }
+        std::optional<absl::Time> next_check = before.next_check_at;
+        if (!pending) {
+          next_check.reset();
         } else if (outcome.next_check_at) {
+          next_check = internal::TruncateToMillis(*outcome.next_check_at);
+        }
+        if (next_check != before.next_check_at) {
           sql::PreparedStatement& up = c.Prepare(kSetNextCheck);
-          BindTime(up, 1, *outcome.next_check_at);
+          BindOptionalTime(up, 1, next_check);
           BindString(up, 2, outcome.order_no);
           up.executeUpdate();
         }
 
-        std::optional<domain::RechargeOrder> now =
-            FetchOrder(c, kSelectOrderForUpdate, outcome.order_no);
-        if (!now.has_value()) return absl::InternalError("order vanished inside the transaction");
-        result.order = *std::move(now);
+        if (change) {
+          // The change wrote columns this code does not mirror (updated_at, kept details).
+          std::optional<domain::RechargeOrder> now =
+              FetchOrder(c, kSelectOrderForUpdate, outcome.order_no);
+          if (!now.has_value()) return absl::InternalError("order vanished inside the transaction");
+          result.order = *std::move(now);
+        } else {
+          // Nothing but the two times changed: no need to read the row again (the pending path's
+          // hot transaction).
+          result.order = before;
+          if (outcome.queried_at) {
+            result.order.last_queried_at = internal::TruncateToMillis(*outcome.queried_at);
+          }
+          result.order.next_check_at = next_check;
+        }
         if (!balance.has_value()) {
           sql::PreparedStatement& q = c.Prepare(kSelectBalance);
           q.setInt64(1, before.user_id);

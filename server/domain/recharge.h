@@ -102,10 +102,8 @@ struct QueryOutcome {
   std::optional<bool> expect_credited;
   // Starts the refresh interval: only when the database now says what the provider said.
   std::optional<absl::Time> queried_at;
-  // The reconciler's next check: a time, or clear it (final order, nothing more to ask).
+  // The reconciler's next check of a pending order (a final order always leaves the schedule).
   std::optional<absl::Time> next_check_at;
-  bool clear_next_check = false;
-  bool count_check_attempt = false;
 };
 
 struct ApplyResult {

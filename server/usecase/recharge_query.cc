@@ -49,14 +49,7 @@ std::optional<absl::StatusOr<RechargeQueryResult>> RechargeQuery::RecentFailureA
   const absl::Time now = clock_();
   std::optional<RecentFailure> f = failures_->Get(order.order_no, now);
   if (!f || now >= f->until) return std::nullopt;
-  if (f->not_found) {
-    RechargeQueryResult r;
-    r.code = ResultCode::kOrderNotExist;
-    auto balance = repo_->GetBalance(order.user_id);
-    if (!balance.ok()) return absl::StatusOr<RechargeQueryResult>(balance.status());
-    r.balance_fen = *balance;
-    return absl::StatusOr<RechargeQueryResult>(std::move(r));
-  }
+  if (f->not_found) return Answer(ResultCode::kOrderNotExist, order.user_id, std::nullopt, false);
   return absl::StatusOr<RechargeQueryResult>(f->status);
 }
 
@@ -242,6 +235,27 @@ void RechargeQuery::AfterLoad(const RechargeQueryRequest& req, const domain::Que
       });
 }
 
+domain::QueryLogEntry QueryLogEntryFor(const domain::RechargeOrder& order, absl::Duration latency,
+                                       const absl::StatusOr<domain::UpstreamTransaction>& reply,
+                                       const TransactionQuerier& upstream) {
+  domain::QueryLogEntry entry;
+  entry.user_id = order.user_id;
+  entry.appid = order.appid;
+  entry.order_no = order.order_no;
+  entry.latency_ms = absl::ToInt64Milliseconds(latency);
+  if (reply.ok()) {
+    entry.trade_state = reply->trade_state;
+  } else {
+    entry.error_code = upstream.ErrorCode(reply.status());
+    if (entry.error_code.empty()) {
+      entry.error_code = absl::StatusCodeToString(reply.status().code());
+    }
+    // Whole: storage cuts it on a character boundary.
+    entry.error_message = std::string(reply.status().message());
+  }
+  return entry;
+}
+
 const char* SourceName(Source s) {
   switch (s) {
     case Source::kQuery:
@@ -264,16 +278,53 @@ constexpr int kMaxDecideAttempts = 5;
 absl::StatusOr<Applied> RechargeQuery::ApplyAnswer(domain::RechargeOrder order,
                                                    const domain::UpstreamTransaction& tx,
                                                    domain::QueryOutcome base, Source source) {
+  return DecideAndRecord(
+      std::move(order), base, source,
+      [&tx, source](const domain::RechargeOrder& o) {
+        domain::Decision d = domain::Decide(o, tx);
+        if (d.change)
+          d.change->reason = absl::StrCat(d.change->reason, " (", SourceName(source), ")");
+        return d;
+      },
+      tx.trade_state);
+}
+
+absl::StatusOr<Applied> RechargeQuery::CloseLocally(domain::RechargeOrder order,
+                                                    const std::string& reason,
+                                                    domain::QueryOutcome base) {
+  return DecideAndRecord(
+      std::move(order), base, Source::kReconciler,
+      [&reason](const domain::RechargeOrder& o) {
+        domain::Decision d;
+        // Only a pending order is closed here; one that moved on meanwhile keeps its state.
+        d.code = domain::CodeForState(o.state);
+        if (domain::CheckMove(o.state, domain::RechargeState::kClosed, false) ==
+            domain::Move::kAllowed) {
+          domain::StateChange c;
+          c.order_no = o.order_no;
+          c.to = domain::RechargeState::kClosed;
+          c.from = o.state;
+          c.from_credited = o.credited;
+          c.reason = reason;
+          d.change = std::move(c);
+          d.code = ResultCode::kClosed;
+        }
+        return d;
+      },
+      "");
+}
+
+absl::StatusOr<Applied> RechargeQuery::DecideAndRecord(
+    domain::RechargeOrder order, const domain::QueryOutcome& base, Source source,
+    const std::function<domain::Decision(const domain::RechargeOrder&)>& decide,
+    absl::string_view provider_state) {
   for (int attempt = 1; attempt <= kMaxDecideAttempts; ++attempt) {
-    domain::Decision d = domain::Decide(order, tx);
+    domain::Decision d = decide(order);
     domain::QueryOutcome outcome = base;
     outcome.order_no = order.order_no;
     outcome.expect_state = order.state;
     outcome.expect_credited = order.credited;
-    if (d.change) {
-      d.change->reason = absl::StrCat(d.change->reason, " (", SourceName(source), ")");
-      outcome.change = d.change;
-    }
+    outcome.change = d.change;
     // The refresh interval starts only with what the provider said written beside it.
     if (d.code != ResultCode::kUnknown) outcome.queried_at = clock_();
     auto r = repo_->RecordOutcome(outcome);
@@ -300,7 +351,7 @@ absl::StatusOr<Applied> RechargeQuery::ApplyAnswer(domain::RechargeOrder order,
     if (!d.mismatch.empty()) {
       counters_.refused_credits.fetch_add(1);
       log::Error("recharge_credit_refused", {{"order_no", order.order_no},
-                                             {"trade_state", tx.trade_state},
+                                             {"trade_state", provider_state},
                                              {"reason", d.mismatch},
                                              {"source", SourceName(source)}});
     }
@@ -340,41 +391,6 @@ absl::StatusOr<Applied> RechargeQuery::ApplyAnswer(domain::RechargeOrder order,
   }
   return absl::AbortedError(absl::StrCat("order ", order.order_no, " kept changing under us ",
                                          kMaxDecideAttempts, " times; nothing written, retry"));
-}
-
-absl::StatusOr<Applied> RechargeQuery::CloseLocally(domain::RechargeOrder order,
-                                                    const std::string& reason,
-                                                    domain::QueryOutcome base) {
-  for (int attempt = 1; attempt <= kMaxDecideAttempts; ++attempt) {
-    domain::QueryOutcome outcome = base;
-    outcome.order_no = order.order_no;
-    outcome.expect_state = order.state;
-    outcome.expect_credited = order.credited;
-    const domain::Move move = domain::CheckMove(order.state, domain::RechargeState::kClosed, false);
-    if (move == domain::Move::kAllowed) {
-      domain::StateChange c;
-      c.order_no = order.order_no;
-      c.to = domain::RechargeState::kClosed;
-      c.from = order.state;
-      c.from_credited = order.credited;
-      c.reason = reason;
-      outcome.change = c;
-    }
-    auto r = repo_->RecordOutcome(outcome);
-    if (!r.ok()) return r.status();
-    if (r->conflict) {
-      counters_.lost_races.fetch_add(1);
-      order = r->order;
-      continue;
-    }
-    if (r->state_changed) ForgetFinal(order.order_no);
-    Applied a;
-    a.order = r->order;
-    a.balance_fen = r->balance_fen;
-    a.code = domain::CodeForState(r->order.state);
-    return a;
-  }
-  return absl::AbortedError(absl::StrCat("order ", order.order_no, " kept changing under us"));
 }
 
 RechargeQuery::NotifyResult RechargeQuery::ApplyNotification(
@@ -428,19 +444,8 @@ RechargeQuery::NotifyResult RechargeQuery::ApplyNotification(
 
 void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time started,
                                absl::StatusOr<domain::UpstreamTransaction> reply) {
-  domain::QueryLogEntry entry;
-  entry.user_id = order.user_id;
-  entry.appid = order.appid;
-  entry.order_no = order.order_no;
-  entry.latency_ms = absl::ToInt64Milliseconds(clock_() - started);
-  if (reply.ok()) {
-    entry.trade_state = reply->trade_state;
-  } else {
-    entry.error_code = upstream_->ErrorCode(reply.status());
-    if (entry.error_code.empty())
-      entry.error_code = absl::StatusCodeToString(reply.status().code());
-    entry.error_message = std::string(reply.status().message());
-  }
+  const domain::QueryLogEntry entry =
+      QueryLogEntryFor(order, clock_() - started, reply, *upstream_);
   domain::QueryOutcome base;
   base.order_no = order.order_no;
   base.query_log = entry;

@@ -46,6 +46,12 @@ class OrderCloser {
   virtual bool IsAlreadyPaid(const absl::Status& status) const = 0;
 };
 
+// The t_user_order_query_log row for one upstream call about `order`: the provider's answer,
+// or its failure (the provider's error code when there is one, else the status code's name).
+domain::QueryLogEntry QueryLogEntryFor(const domain::RechargeOrder& order, absl::Duration latency,
+                                       const absl::StatusOr<domain::UpstreamTransaction>& reply,
+                                       const TransactionQuerier& upstream);
+
 // Who learned what we are applying (logs, order-log reasons).
 enum class Source { kQuery, kNotification, kReconciler };
 const char* SourceName(Source s);
@@ -165,6 +171,12 @@ class RechargeQuery {
  private:
   struct Outcome;  // what one upstream query concluded, shared by coalesced callers
   void AfterLoad(const RechargeQueryRequest& req, const domain::QueryView& view, Done done);
+  // The compare-and-set loop ApplyAnswer and CloseLocally share: decide on the row as read,
+  // write the decision with `base`, and on a lost race decide again on the row as it is now.
+  absl::StatusOr<Applied> DecideAndRecord(
+      domain::RechargeOrder order, const domain::QueryOutcome& base, Source source,
+      const std::function<domain::Decision(const domain::RechargeOrder&)>& decide,
+      absl::string_view provider_state);
   // A credited final answer for this caller from memory; false when there is none.
   bool AnswerFromMemory(const RechargeQueryRequest& req, const Done& done);
   void RememberSession(const std::string& token, const domain::Session& session);

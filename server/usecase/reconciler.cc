@@ -1,11 +1,11 @@
 #include "server/usecase/reconciler.h"
 
 #include <algorithm>
-#include <future>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/await.h"
 #include "server/common/log.h"
 #include "server/domain/lifecycle.h"
 
@@ -135,53 +135,26 @@ SweepCounts Reconciler::SweepOnce() {
 
 absl::StatusOr<domain::UpstreamTransaction> Reconciler::AskProvider(
     const domain::RechargeOrder& order) {
-  auto promise = std::make_shared<std::promise<absl::StatusOr<domain::UpstreamTransaction>>>();
-  auto future = promise->get_future();
-  querier_->Query(order, clock_() + options_.request_timeout,
-                  [promise](absl::StatusOr<domain::UpstreamTransaction> r) {
-                    promise->set_value(std::move(r));
-                  });
-  // The transport honours the deadline; this wait only guards against a lost callback.
-  if (future.wait_for(absl::ToChronoMilliseconds(options_.request_timeout + absl::Seconds(5))) !=
-      std::future_status::ready) {
-    return absl::DeadlineExceededError("provider call did not complete");
-  }
-  return future.get();
+  using Reply = absl::StatusOr<domain::UpstreamTransaction>;
+  const absl::Time deadline = clock_() + options_.request_timeout;
+  return AwaitCallback<Reply>(
+      [&](std::function<void(Reply)> done) { querier_->Query(order, deadline, std::move(done)); },
+      options_.request_timeout + absl::Seconds(5), "provider call");
 }
 
 absl::Status Reconciler::CloseAtProvider(const domain::RechargeOrder& order) {
-  auto promise = std::make_shared<std::promise<absl::Status>>();
-  auto future = promise->get_future();
-  closer_->Close(order, clock_() + options_.request_timeout,
-                 [promise](absl::Status s) { promise->set_value(std::move(s)); });
-  if (future.wait_for(absl::ToChronoMilliseconds(options_.request_timeout + absl::Seconds(5))) !=
-      std::future_status::ready) {
-    return absl::DeadlineExceededError("close call did not complete");
-  }
-  return future.get();
+  const absl::Time deadline = clock_() + options_.request_timeout;
+  return AwaitCallback<absl::Status>(
+      [&](std::function<void(absl::Status)> done) {
+        closer_->Close(order, deadline, std::move(done));
+      },
+      options_.request_timeout + absl::Seconds(5), "close call");
 }
 
 domain::QueryLogEntry Reconciler::LogEntry(
     const domain::RechargeOrder& order, absl::Time started,
     const absl::StatusOr<domain::UpstreamTransaction>& reply) const {
-  domain::QueryLogEntry e = LogEntry(order, started, reply.status());
-  if (reply.ok()) e.trade_state = reply->trade_state;
-  return e;
-}
-
-domain::QueryLogEntry Reconciler::LogEntry(const domain::RechargeOrder& order, absl::Time started,
-                                           const absl::Status& status) const {
-  domain::QueryLogEntry e;
-  e.user_id = order.user_id;
-  e.appid = order.appid;
-  e.order_no = order.order_no;
-  e.latency_ms = absl::ToInt64Milliseconds(clock_() - started);
-  if (!status.ok()) {
-    e.error_code = querier_->ErrorCode(status);
-    if (e.error_code.empty()) e.error_code = absl::StatusCodeToString(status.code());
-    e.error_message = std::string(status.message());
-  }
-  return e;
+  return QueryLogEntryFor(order, clock_() - started, reply, *querier_);
 }
 
 void Reconciler::Work(const domain::RechargeOrder& order, SweepCounts* counts) {
@@ -222,7 +195,11 @@ void Reconciler::Expire(const domain::RechargeOrder& order, SweepCounts* counts)
   domain::QueryOutcome retry;
   retry.order_no = order.order_no;
   retry.next_check_at = clock_() + options_.backoff.front();
-  domain::QueryLogEntry close_log = LogEntry(order, started, closed);
+  // A close has no transaction to report: an empty one when it succeeded, else its failure.
+  domain::QueryLogEntry close_log = LogEntry(
+      order, started,
+      closed.ok() ? absl::StatusOr<domain::UpstreamTransaction>(domain::UpstreamTransaction{})
+                  : absl::StatusOr<domain::UpstreamTransaction>(closed));
   close_log.error_message = closed.ok() ? std::string("close-order: closed")
                                         : absl::StrCat("close-order: ", closed.message());
   if (!provider_closed && !paid) {

@@ -90,8 +90,6 @@ class Reconciler {
   absl::Status CloseAtProvider(const domain::RechargeOrder& order);
   domain::QueryLogEntry LogEntry(const domain::RechargeOrder& order, absl::Time started,
                                  const absl::StatusOr<domain::UpstreamTransaction>& reply) const;
-  domain::QueryLogEntry LogEntry(const domain::RechargeOrder& order, absl::Time started,
-                                 const absl::Status& status) const;
 
   RechargeQuery* recharge_;
   domain::RechargeRepository* repo_;

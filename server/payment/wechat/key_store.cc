@@ -1,12 +1,12 @@
 #include "server/payment/wechat/key_store.h"
 
 #include <algorithm>
-#include <future>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/common/await.h"
 #include "server/common/log.h"
 #include "server/payment/wechat/signer.h"
 #include "server/payment/wechat/text.h"
@@ -169,18 +169,12 @@ absl::Status MerchantKeyStore::DoRefresh() {
     return s;
   };
 
-  // The transport calls back on its own thread; the promise outlives this frame if it is late.
-  auto promise = std::make_shared<std::promise<absl::StatusOr<http::Response>>>();
-  std::future<absl::StatusOr<http::Response>> future = promise->get_future();
-  options_.fetcher(
-      absl::Now() + options_.download_timeout,
-      [promise](absl::StatusOr<http::Response> r) { promise->set_value(std::move(r)); });
-  // The fetcher's own deadline ends it; the margin only guards against a lost callback.
-  if (future.wait_for(absl::ToChronoMilliseconds(options_.download_timeout + absl::Seconds(5))) !=
-      std::future_status::ready) {
-    return fail(absl::DeadlineExceededError("certificates download did not finish in time"));
-  }
-  absl::StatusOr<http::Response> reply = future.get();
+  // The transport calls back on its own thread; the fetcher's deadline ends the download.
+  using Reply = absl::StatusOr<http::Response>;
+  const absl::Time deadline = absl::Now() + options_.download_timeout;
+  Reply reply = AwaitCallback<Reply>(
+      [&](std::function<void(Reply)> done) { options_.fetcher(deadline, std::move(done)); },
+      options_.download_timeout + absl::Seconds(5), "certificates download");
   if (!reply.ok()) return fail(reply.status());
 
   const absl::Time now = Now();
