@@ -1,5 +1,6 @@
 // orderqueryd started as a real process against a real MariaDB: what an operator sees.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -25,8 +26,10 @@ using testing::ChildProcess;
 using ::testing::HasSubstr;
 namespace refl = grpc::reflection::v1alpha;
 
+// ctest runs each test in a process of its own, two at a time, and TempDir() is the shared /tmp:
+// the pid keeps one test's config from overwriting another's of the same name.
 std::string WriteFile(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + "/" + name;
+  std::string path = absl::StrCat(::testing::TempDir(), "/oq-server-test-", getpid(), "-", name);
   std::ofstream(path) << text;
   return path;
 }
