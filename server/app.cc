@@ -16,7 +16,7 @@
 #include "server/common/metrics.h"
 #include "server/http/listener.h"
 #include "server/payment/http/curl_transport.h"
-#include "server/payment/merchant/http_client.h"
+#include "server/payment/tradeapi/http_client.h"
 #include "server/payment/wechat/client.h"
 #include "server/payment/wechat/key_store.h"
 #include "server/payment/wechat/merchant.h"
@@ -68,7 +68,7 @@ struct App::Services {
   std::unique_ptr<payment::wechat::HttpWechatPayClient> wechat;
   // Downloads platform certificates (merchants' key stores); stopped before the transport goes.
   std::unique_ptr<payment::wechat::CertificateRefresher> cert_refresher;
-  std::unique_ptr<payment::merchant::HttpMerchantTradeClient> merchant;
+  std::unique_ptr<payment::tradeapi::HttpMerchantTradeClient> merchant;
   std::unique_ptr<storage::MysqlRechargeRepository> recharge_repo;
   std::unique_ptr<storage::MysqlVehicleRepository> vehicle_repo;
   std::unique_ptr<storage::MysqlTradeOrderRepository> trade_repo;
@@ -202,7 +202,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
   auto transport = payment::http::MakeCurlTransport(std::move(transport_options));
   if (!transport.ok()) return transport.status();
   auto trade_client =
-      payment::merchant::HttpMerchantTradeClient::Create(cfg.trade_merchants, transport->get());
+      payment::tradeapi::HttpMerchantTradeClient::Create(cfg.trade_merchants, transport->get());
   if (!trade_client.ok()) return trade_client.status();
 
   auto pool = ConnectAndMigrate(cfg);

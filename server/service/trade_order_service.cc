@@ -1,6 +1,6 @@
 #include "server/service/trade_order_service.h"
 
-#include "server/payment/merchant/convert.h"
+#include "server/payment/tradeapi/convert.h"
 #include "server/service/status.h"
 
 namespace orderquery::service {
@@ -24,7 +24,7 @@ grpc::ServerUnaryReactor* TradeOrderServiceImpl::GetTradeOrder(grpc::CallbackSer
     }
     resp->set_code(0);
     resp->set_msg("success");
-    *resp->mutable_data() = payment::merchant::ToProto(result->order);
+    *resp->mutable_data() = payment::tradeapi::ToProto(result->order);
     m->Record(started, grpc::StatusCode::OK);
     reactor->Finish(grpc::Status::OK);
   });

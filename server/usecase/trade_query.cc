@@ -8,7 +8,7 @@
 #include "server/common/log.h"
 #include "server/common/validation.h"
 #include "server/domain/lifecycle.h"
-#include "server/payment/merchant/decoder.h"
+#include "server/payment/tradeapi/decoder.h"
 
 namespace orderquery::usecase {
 namespace {
@@ -20,7 +20,7 @@ absl::Status Overloaded() {
 }  // namespace
 
 TradeQuery::TradeQuery(domain::TradeOrderRepository* repo,
-                       payment::merchant::MerchantTradeClient* client, BlockingExecutor* executor,
+                       payment::tradeapi::MerchantTradeClient* client, BlockingExecutor* executor,
                        std::string default_merchant, absl::Duration refresh_interval, Clock clock)
     : repo_(repo),
       client_(client),
@@ -52,7 +52,7 @@ void TradeQuery::Run(TradeQueryRequest req, Done done) {
 void TradeQuery::AfterLoad(const TradeQueryRequest& req,
                            const std::optional<domain::TradeOrderRecord>& stored, Done done) {
   if (stored && !req.force_refresh) {
-    if (payment::merchant::IsFinalTradeStatus(stored->status) ||
+    if (payment::tradeapi::IsFinalTradeStatus(stored->status) ||
         clock_() - stored->fetched_at < refresh_interval_) {
       return done(TradeQueryResult{*stored, /*asked_upstream=*/false});
     }

@@ -14,7 +14,7 @@
 #include "absl/time/time.h"
 #include "server/common/executor.h"
 #include "server/domain/snapshots.h"
-#include "server/payment/merchant/client.h"
+#include "server/payment/tradeapi/client.h"
 #include "server/usecase/coalescer.h"
 
 namespace orderquery::usecase {
@@ -39,14 +39,14 @@ class TradeQuery {
   // `default_merchant` may be empty (then requests must name one). All pointers must outlive
   // the use case and its in-flight runs.
   TradeQuery(
-      domain::TradeOrderRepository* repo, payment::merchant::MerchantTradeClient* client,
+      domain::TradeOrderRepository* repo, payment::tradeapi::MerchantTradeClient* client,
       BlockingExecutor* executor, std::string default_merchant, absl::Duration refresh_interval,
       Clock clock = [] { return absl::Now(); });
 
   // `done` runs exactly once: on an executor thread, or inline for a request rejected before
   // any I/O (INVALID_ARGUMENT: bad trade_order_id, unknown or missing merchant) or when the
   // executor's queue is full (RESOURCE_EXHAUSTED). Upstream failures come back as the client
-  // reports them (payment/merchant/errors.h). A failed store after a good upstream answer is
+  // reports them (payment/tradeapi/errors.h). A failed store after a good upstream answer is
   // logged and the answer still returned: storage is the cache, the merchant API the truth.
   void Run(TradeQueryRequest req, Done done);
   // Callers that joined an upstream query already under way (metrics).
@@ -60,7 +60,7 @@ class TradeQuery {
                   absl::StatusOr<domain::TradeOrderRecord> reply);
 
   domain::TradeOrderRepository* repo_;
-  payment::merchant::MerchantTradeClient* client_;
+  payment::tradeapi::MerchantTradeClient* client_;
   BlockingExecutor* executor_;
   std::string default_merchant_;
   absl::Duration refresh_interval_;

@@ -441,7 +441,7 @@ TEST_F(TradeE2E, UnreadableRepliesStoreNothing) {
     auto before = s.CountTables();
     ASSERT_TRUE(before.ok());
     TradeResult r = GetTrade(s.trades(), c.id);
-    // payment/merchant/errors.h: an unreadable 2xx reply is UNAVAILABLE ("ask again").
+    // payment/tradeapi/errors.h: an unreadable 2xx reply is UNAVAILABLE ("ask again").
     EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(r.status);
     EXPECT_THAT(r.status.error_message(), HasSubstr("unreadable reply from merchant API"));
     EXPECT_THAT(r.status.error_message(), HasSubstr(c.message_part)) << Describe(r.status);

@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "server/payment/merchant/decoder.h"
-#include "server/payment/merchant/errors.h"
-#include "server/payment/merchant/signer.h"
+#include "server/payment/tradeapi/decoder.h"
+#include "server/payment/tradeapi/errors.h"
+#include "server/payment/tradeapi/signer.h"
 #include "tests/fakes/sandbox/faults.h"
 #include "tests/fakes/sandbox/order_book.h"
 #include "tests/fakes/seed_examples.h"
@@ -22,7 +22,7 @@
 namespace orderquery::sandbox {
 namespace {
 
-namespace mc = ::orderquery::payment::merchant;
+namespace mc = ::orderquery::payment::tradeapi;
 using nlohmann::json;
 
 constexpr char kDefaultMchId[] = "20000000";

@@ -1,5 +1,5 @@
 // The tolerant-but-strict decoder against the seed's example and each variant the issue lists.
-#include "server/payment/merchant/decoder.h"
+#include "server/payment/tradeapi/decoder.h"
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -7,10 +7,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
-#include "server/payment/merchant/errors.h"
-#include "tests/unit/merchant/seed_example.h"
+#include "server/payment/tradeapi/errors.h"
+#include "tests/unit/tradeapi/seed_example.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 namespace {
 
 using Json = nlohmann::json;
@@ -361,4 +361,4 @@ TEST(MerchantDecoderTest, HugeReplyRefused) {
 }
 
 }  // namespace
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi

@@ -1,4 +1,4 @@
-#include "server/payment/merchant/http_client.h"
+#include "server/payment/tradeapi/http_client.h"
 
 #include <cerrno>
 #include <cstring>
@@ -11,10 +11,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/common/log.h"
-#include "server/payment/merchant/decoder.h"
-#include "server/payment/merchant/errors.h"
+#include "server/payment/tradeapi/decoder.h"
+#include "server/payment/tradeapi/errors.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 namespace {
 
 absl::StatusOr<std::string> ReadKeyFile(const std::string& config_key, const std::string& path) {
@@ -230,4 +230,4 @@ void HttpMerchantTradeClient::GetTradeOrder(absl::string_view merchant,
       });
 }
 
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi

@@ -5,7 +5,7 @@
 //     where S is the expected StringToSign below and K the key;
 //   - our own request strings, checked the same way (S = each vector's string_to_sign);
 //   - one test that asks the openssl CLI at run time over a string the signer built.
-#include "server/payment/merchant/signer.h"
+#include "server/payment/tradeapi/signer.h"
 
 #include <cstdio>
 #include <string>
@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 namespace {
 
 const Params kWechatExample = {{"appid", "wxd930ea5d5a258f4f"},
@@ -177,4 +177,4 @@ TEST(MerchantSignerTest, ReqTimeIsEpochMillis) {
 }
 
 }  // namespace
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi

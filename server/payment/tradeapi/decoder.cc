@@ -1,4 +1,4 @@
-#include "server/payment/merchant/decoder.h"
+#include "server/payment/tradeapi/decoder.h"
 
 #include <cstdint>
 #include <limits>
@@ -9,9 +9,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "server/payment/merchant/errors.h"
+#include "server/payment/tradeapi/errors.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 namespace {
 
 using Json = nlohmann::json;
@@ -422,4 +422,4 @@ std::string EncodeErrorReply(int64_t code, absl::string_view msg) {
   return Dump(reply);
 }
 
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi

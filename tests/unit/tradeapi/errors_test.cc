@@ -1,11 +1,11 @@
 // The error table of errors.h, row by row.
-#include "server/payment/merchant/errors.h"
+#include "server/payment/tradeapi/errors.h"
 
 #include <string>
 
 #include "gtest/gtest.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 namespace {
 
 using absl::StatusCode;
@@ -108,4 +108,4 @@ TEST(MerchantErrorsTest, CleanTextBoundsAndKeepsUtf8Whole) {
 }
 
 }  // namespace
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi

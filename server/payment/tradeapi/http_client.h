@@ -10,8 +10,8 @@
 // about another order is UNAVAILABLE (ask again); one naming another mchId/appId than
 // configured is INTERNAL (base_url or ids misconfigured): we never return another merchant's
 // order under this merchant's name.
-#ifndef ORDERQUERY_SERVER_PAYMENT_MERCHANT_HTTP_CLIENT_H_
-#define ORDERQUERY_SERVER_PAYMENT_MERCHANT_HTTP_CLIENT_H_
+#ifndef ORDERQUERY_SERVER_PAYMENT_TRADEAPI_HTTP_CLIENT_H_
+#define ORDERQUERY_SERVER_PAYMENT_TRADEAPI_HTTP_CLIENT_H_
 
 #include <functional>
 #include <map>
@@ -23,10 +23,10 @@
 #include "absl/time/time.h"
 #include "server/config/config.h"
 #include "server/payment/http/transport.h"
-#include "server/payment/merchant/client.h"
-#include "server/payment/merchant/signer.h"
+#include "server/payment/tradeapi/client.h"
+#include "server/payment/tradeapi/signer.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 
 inline constexpr absl::string_view kTradeOrderPath = "/api/trade_order/get";
 
@@ -80,6 +80,6 @@ class HttpMerchantTradeClient final : public MerchantTradeClient {
   const Clock clock_;
 };
 
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi
 
-#endif  // ORDERQUERY_SERVER_PAYMENT_MERCHANT_HTTP_CLIENT_H_
+#endif  // ORDERQUERY_SERVER_PAYMENT_TRADEAPI_HTTP_CLIENT_H_

@@ -11,8 +11,8 @@
 // Every request also carries `mchId`, `appId` (when configured), `signType` and `reqTime`, the
 // request time as Unix epoch milliseconds in decimal (13 digits, Jeepay's choice: no time zone
 // to get wrong). The sandbox uses Verify and CheckReqTime to play the platform.
-#ifndef ORDERQUERY_SERVER_PAYMENT_MERCHANT_SIGNER_H_
-#define ORDERQUERY_SERVER_PAYMENT_MERCHANT_SIGNER_H_
+#ifndef ORDERQUERY_SERVER_PAYMENT_TRADEAPI_SIGNER_H_
+#define ORDERQUERY_SERVER_PAYMENT_TRADEAPI_SIGNER_H_
 
 #include <map>
 #include <string>
@@ -22,7 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 
 inline constexpr char kSignParam[] = "sign";
 inline constexpr char kSignTypeParam[] = "signType";
@@ -59,6 +59,6 @@ absl::StatusOr<absl::Time> ParseReqTime(absl::string_view value);
 // direction; INVALID_ARGUMENT naming the problem otherwise.
 absl::Status CheckReqTime(const Params& params, absl::Time now, absl::Duration max_skew);
 
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi
 
-#endif  // ORDERQUERY_SERVER_PAYMENT_MERCHANT_SIGNER_H_
+#endif  // ORDERQUERY_SERVER_PAYMENT_TRADEAPI_SIGNER_H_

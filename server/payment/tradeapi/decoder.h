@@ -21,8 +21,8 @@
 //   - status not one of 0,1,2,-1,4,5,6,7; productType not 1..5 (or absent); tradeType not 1/2
 //     (or absent); depositMode not 0/1 (or absent);
 //   - a time in neither form (a time without an offset is ambiguous, so refused).
-#ifndef ORDERQUERY_SERVER_PAYMENT_MERCHANT_DECODER_H_
-#define ORDERQUERY_SERVER_PAYMENT_MERCHANT_DECODER_H_
+#ifndef ORDERQUERY_SERVER_PAYMENT_TRADEAPI_DECODER_H_
+#define ORDERQUERY_SERVER_PAYMENT_TRADEAPI_DECODER_H_
 
 #include <cstdint>
 #include <string>
@@ -32,7 +32,7 @@
 #include "absl/time/time.h"
 #include "server/domain/snapshots.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 
 // The reply body of /api/trade_order/get. code != 0 -> FromEnvelopeError (errors.h). The
 // record's `merchant` and `fetched_at` are left for the caller.
@@ -70,6 +70,6 @@ std::string EncodeTradeOrderReply(const domain::TradeOrderRecord& r,
 // {"code":code,"msg":msg,"data":null}.
 std::string EncodeErrorReply(int64_t code, absl::string_view msg);
 
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi
 
-#endif  // ORDERQUERY_SERVER_PAYMENT_MERCHANT_DECODER_H_
+#endif  // ORDERQUERY_SERVER_PAYMENT_TRADEAPI_DECODER_H_

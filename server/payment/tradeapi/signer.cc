@@ -1,4 +1,4 @@
-#include "server/payment/merchant/signer.h"
+#include "server/payment/tradeapi/signer.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -11,7 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 namespace {
 
 std::string UpperHex(const unsigned char* data, unsigned int size) {
@@ -118,4 +118,4 @@ absl::Status CheckReqTime(const Params& params, absl::Time now, absl::Duration m
   return absl::OkStatus();
 }
 
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi

@@ -1,12 +1,12 @@
-#include "server/payment/merchant/convert.h"
+#include "server/payment/tradeapi/convert.h"
 
 #include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "server/payment/merchant/decoder.h"
+#include "server/payment/tradeapi/decoder.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 namespace {
 
 std::string TimeText(const std::optional<absl::Time>& t) {
@@ -139,4 +139,4 @@ absl::StatusOr<domain::TradeOrderRecord> FromProto(const orderquery::v1::TradeOr
   return r;
 }
 
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi

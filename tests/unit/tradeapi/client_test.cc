@@ -12,12 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
-#include "server/payment/merchant/decoder.h"
-#include "server/payment/merchant/errors.h"
-#include "server/payment/merchant/http_client.h"
-#include "tests/unit/merchant/seed_example.h"
+#include "server/payment/tradeapi/decoder.h"
+#include "server/payment/tradeapi/errors.h"
+#include "server/payment/tradeapi/http_client.h"
+#include "tests/unit/tradeapi/seed_example.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 namespace {
 
 using seed001::kSeedExampleReply;
@@ -290,4 +290,4 @@ TEST_F(MerchantKeyFileTest, BadConfigurationsNameTheKey) {
 }
 
 }  // namespace
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi

@@ -30,8 +30,8 @@
 //
 // The upstream code and the HTTP status travel with the status as payloads (MerchantCode(),
 // UpstreamHttpStatus()) for logs.
-#ifndef ORDERQUERY_SERVER_PAYMENT_MERCHANT_ERRORS_H_
-#define ORDERQUERY_SERVER_PAYMENT_MERCHANT_ERRORS_H_
+#ifndef ORDERQUERY_SERVER_PAYMENT_TRADEAPI_ERRORS_H_
+#define ORDERQUERY_SERVER_PAYMENT_TRADEAPI_ERRORS_H_
 
 #include <cstdint>
 #include <optional>
@@ -40,7 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 
 inline constexpr char kMerchantCodeTypeUrl[] = "type.orderquery/merchant_code";
 inline constexpr char kHttpStatusTypeUrl[] = "type.orderquery/merchant_http_status";
@@ -67,6 +67,6 @@ std::optional<int> UpstreamHttpStatus(const absl::Status& status);
 // most `max_bytes` bytes, never cutting a UTF-8 sequence.
 std::string CleanText(absl::string_view text, size_t max_bytes = 200);
 
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi
 
-#endif  // ORDERQUERY_SERVER_PAYMENT_MERCHANT_ERRORS_H_
+#endif  // ORDERQUERY_SERVER_PAYMENT_TRADEAPI_ERRORS_H_

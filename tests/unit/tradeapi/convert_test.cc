@@ -1,10 +1,10 @@
 // TradeOrderRecord <-> orderquery.v1.TradeOrder.
-#include "server/payment/merchant/convert.h"
+#include "server/payment/tradeapi/convert.h"
 
 #include "gtest/gtest.h"
-#include "tests/unit/merchant/seed_example.h"
+#include "tests/unit/tradeapi/seed_example.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 namespace {
 
 using seed001::RecordDiff;
@@ -69,4 +69,4 @@ TEST(MerchantConvertTest, FromProtoRefusesWhatTheDecoderWould) {
 }
 
 }  // namespace
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi

@@ -1,4 +1,4 @@
-#include "server/payment/merchant/errors.h"
+#include "server/payment/tradeapi/errors.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -11,7 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 namespace {
 
 // Error envelopes are tiny; parsing a large error page would only feed a hostile reply.
@@ -191,4 +191,4 @@ std::optional<int> UpstreamHttpStatus(const absl::Status& status) {
   return code;
 }
 
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi

@@ -13,16 +13,16 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
-#include "server/payment/merchant/http_client.h"
-#include "tests/unit/merchant/seed_example.h"
+#include "server/payment/tradeapi/http_client.h"
+#include "tests/unit/tradeapi/seed_example.h"
 
 namespace orderquery::usecase {
 namespace {
 
 using domain::TradeOrderRecord;
-using payment::merchant::seed001::kSeedExampleReply;
-using payment::merchant::seed001::RecordDiff;
-using payment::merchant::seed001::SeedExampleRecord;
+using payment::tradeapi::seed001::kSeedExampleReply;
+using payment::tradeapi::seed001::RecordDiff;
+using payment::tradeapi::seed001::SeedExampleRecord;
 
 constexpr char kSeedId[] = "E01201908230414433510006";
 
@@ -53,7 +53,7 @@ class FakeRepo : public domain::TradeOrderRepository {
 };
 
 // Holds GetTradeOrder callbacks until the test releases them, and counts calls.
-class FakeClient : public payment::merchant::MerchantTradeClient {
+class FakeClient : public payment::tradeapi::MerchantTradeClient {
  public:
   bool HasMerchant(absl::string_view m) const override { return m == "m1" || m == "m2"; }
   void GetTradeOrder(absl::string_view merchant, absl::string_view id, absl::Time,
@@ -348,7 +348,7 @@ TEST_F(TradeQueryTest, DecodeErrorsStoreNothing) {
   c.mch_id = "20000000";
   c.key = "k";
   CannedTransport transport;
-  auto client = payment::merchant::HttpMerchantTradeClient::Create({{"m1", c}}, &transport);
+  auto client = payment::tradeapi::HttpMerchantTradeClient::Create({{"m1", c}}, &transport);
   ASSERT_TRUE(client.ok());
   TradeQuery q(&repo_, client->get(), &executor_, "m1", absl::Seconds(2));
   const std::pair<std::string, const char*> cases[] = {

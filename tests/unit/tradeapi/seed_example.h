@@ -11,7 +11,7 @@
 #include "server/domain/snapshots.h"
 #include "tests/fakes/seed_examples.h"
 
-namespace orderquery::payment::merchant::seed001 {
+namespace orderquery::payment::tradeapi::seed001 {
 
 // The one copy is in tests/fakes/seed_examples.h: the payment sandbox serves it too.
 inline constexpr const auto& kSeedExampleReply = ::orderquery::fakes::kSeed001ExampleReply;
@@ -117,6 +117,6 @@ inline std::string RecordDiff(const domain::TradeOrderRecord& a, const domain::T
   return out;
 }
 
-}  // namespace orderquery::payment::merchant::seed001
+}  // namespace orderquery::payment::tradeapi::seed001
 
 #endif  // ORDERQUERY_TESTS_UNIT_MERCHANT_SEED_EXAMPLE_H_

@@ -1,8 +1,8 @@
 // The seam between the trade use-case and the merchant trade API (seed 001): ask one configured
 // merchant for one trade order. HttpMerchantTradeClient (http_client.h) is the real thing; tests
 // wire fakes.
-#ifndef ORDERQUERY_SERVER_PAYMENT_MERCHANT_CLIENT_H_
-#define ORDERQUERY_SERVER_PAYMENT_MERCHANT_CLIENT_H_
+#ifndef ORDERQUERY_SERVER_PAYMENT_TRADEAPI_CLIENT_H_
+#define ORDERQUERY_SERVER_PAYMENT_TRADEAPI_CLIENT_H_
 
 #include <functional>
 
@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "server/domain/snapshots.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 
 class MerchantTradeClient {
  public:
@@ -30,6 +30,6 @@ class MerchantTradeClient {
                              absl::Time deadline, Callback done) = 0;
 };
 
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi
 
-#endif  // ORDERQUERY_SERVER_PAYMENT_MERCHANT_CLIENT_H_
+#endif  // ORDERQUERY_SERVER_PAYMENT_TRADEAPI_CLIENT_H_

@@ -12,11 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/payment/http/curl_transport.h"
-#include "server/payment/merchant/http_client.h"
+#include "server/payment/tradeapi/http_client.h"
 #include "tests/fakes/sandbox_process.h"
-#include "tests/unit/merchant/seed_example.h"
+#include "tests/unit/tradeapi/seed_example.h"
 
-namespace orderquery::payment::merchant {
+namespace orderquery::payment::tradeapi {
 namespace {
 
 using seed001::RecordDiff;
@@ -222,4 +222,4 @@ TEST_F(MerchantSandboxTest, UpstreamDownIsUnavailable) {
 }
 
 }  // namespace
-}  // namespace orderquery::payment::merchant
+}  // namespace orderquery::payment::tradeapi
