@@ -113,18 +113,12 @@ absl::Status ValidateTransportOptions(const TransportOptions& o) {
   if (o.max_inflight_per_key < 0) {
     return absl::InvalidArgumentError("http transport: max_inflight_per_key must be >= 0");
   }
-  const RetryOptions& r = o.retry;
-  if (r.max_attempts < 1) {
-    return absl::InvalidArgumentError("http transport: retry.max_attempts must be >= 1");
+  if (absl::Status s =
+          retry::ValidateBackoffPolicy(BackoffPolicyOf(o.retry), "http transport: retry");
+      !s.ok()) {
+    return s;
   }
-  if (r.initial_backoff <= absl::ZeroDuration() || r.max_backoff < r.initial_backoff) {
-    return absl::InvalidArgumentError(
-        "http transport: retry backoff needs 0 < initial_backoff <= max_backoff");
-  }
-  if (!(r.multiplier >= 1.0) || r.multiplier > 100.0) {
-    return absl::InvalidArgumentError("http transport: retry.multiplier must be in [1, 100]");
-  }
-  if (r.min_attempt_time < absl::ZeroDuration()) {
+  if (o.retry.min_attempt_time < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("http transport: retry.min_attempt_time must be >= 0");
   }
   return absl::OkStatus();

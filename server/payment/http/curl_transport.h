@@ -61,7 +61,7 @@ struct TransportOptions {
   size_t max_queue_per_key = 1024;
   RetryOptions retry;
   // Source of uniform [0,1) numbers for backoff jitter; tests inject a fixed one.
-  ExponentialBackoff::UniformRandom jitter_random;
+  retry::UniformRandom jitter_random;
   std::string user_agent = "orderquery/0.1";
   // Where the upstream metrics go (orderquery_upstream_*); null records nothing. Must outlive
   // the transport.

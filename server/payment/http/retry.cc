@@ -1,9 +1,7 @@
 #include "server/payment/http/retry.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
-#include <random>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -12,44 +10,19 @@
 #include "absl/strings/str_cat.h"
 
 namespace orderquery::payment::http {
-namespace {
 
-double DefaultUniformRandom() {
-  // Thread-local so the event loop and any test thread never share (or lock) a generator.
-  thread_local std::mt19937_64 engine{std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
+retry::BackoffPolicy BackoffPolicyOf(const RetryOptions& options) {
+  retry::BackoffPolicy p;
+  p.max_attempts = options.max_attempts;
+  p.initial_backoff = options.initial_backoff;
+  p.max_backoff = options.max_backoff;
+  p.multiplier = options.multiplier;
+  p.jitter = retry::Jitter::kEqual;
+  return p;
 }
 
-}  // namespace
-
-ExponentialBackoff::ExponentialBackoff(absl::Duration initial, absl::Duration max,
-                                       double multiplier, UniformRandom random)
-    : initial_(initial),
-      max_(max),
-      multiplier_(multiplier),
-      random_(random ? std::move(random) : UniformRandom(DefaultUniformRandom)) {}
-
-absl::Duration ExponentialBackoff::Base(int retry) const {
-  if (retry < 1) retry = 1;
-  // Grow step by step and stop at the cap, so a large retry number cannot overflow a double or
-  // the Duration arithmetic.
-  absl::Duration base = initial_;
-  for (int i = 1; i < retry && base < max_; ++i) base = base * multiplier_;
-  return std::min(base, max_);
-}
-
-absl::Duration ExponentialBackoff::Delay(int retry) const {
-  const absl::Duration base = Base(retry);
-  double u = random_();
-  if (!(u >= 0.0)) u = 0.0;  // also catches NaN from a misbehaving injected source
-  if (u >= 1.0) u = 1.0;
-  return base / 2 + (base / 2) * u;
-}
-
-RetryPolicy::RetryPolicy(RetryOptions options, ExponentialBackoff::UniformRandom random)
-    : options_(options),
-      backoff_(options.initial_backoff, options.max_backoff, options.multiplier,
-               std::move(random)) {}
+RetryPolicy::RetryPolicy(RetryOptions options, retry::UniformRandom random)
+    : options_(options), backoff_(BackoffPolicyOf(options), std::move(random)) {}
 
 bool RetryPolicy::IsRetryableHttpStatus(int status) { return status == 429 || status >= 500; }
 
@@ -84,26 +57,26 @@ RetryDecision RetryPolicy::Decide(bool idempotent, const absl::StatusOr<Response
     d.reason = "not idempotent";
     return d;
   }
-  if (attempts_made >= options_.max_attempts) {
-    d.reason = "attempts exhausted";
-    return d;
-  }
-  absl::Duration delay = backoff_.Delay(attempts_made);
+  absl::Duration retry_after = absl::ZeroDuration();
   if (outcome.ok() && options_.honour_retry_after) {
     if (const std::string* ra = outcome->Header("retry-after")) {
-      absl::Duration asked;
-      if (ParseRetryAfterSeconds(*ra, &asked)) delay = std::max(delay, asked);
+      ParseRetryAfterSeconds(*ra, &retry_after);  // left at zero when unparsable
     }
   }
   const absl::Duration needed = std::max(options_.min_attempt_time, last_attempt);
-  if (now + delay + needed > deadline) {
+  const retry::NextAttempt next = backoff_.Next(attempts_made, now, deadline, needed, retry_after);
+  if (next.verdict == retry::NextAttempt::Verdict::kAttemptsExhausted) {
+    d.reason = "attempts exhausted";
+    return d;
+  }
+  if (!next.retry()) {
     d.reason = absl::StrCat("no time for another attempt before the deadline (backoff ",
-                            absl::FormatDuration(delay), ", attempt needs ~",
+                            absl::FormatDuration(next.delay), ", attempt needs ~",
                             absl::FormatDuration(needed), ")");
     return d;
   }
   d.retry = true;
-  d.delay = delay;
+  d.delay = next.delay;
   return d;
 }
 

@@ -1,17 +1,17 @@
-// Retry and backoff as two separate policies: RetryPolicy says whether an outcome may be tried
-// again and whether another attempt still fits before the deadline; ExponentialBackoff says how
-// long to wait. Both are pure (time and randomness come in as arguments or injected functions) so
-// tests drive them without sleeping, and the transport's event loop turns a decision into a timer.
+// The transport's retry rules on top of the common primitive (server/common/retry.h): RetryPolicy
+// says whether an HTTP outcome may be tried again; the backoff math, the attempt count and the
+// deadline check are retry::Backoff's. Pure (time and randomness come in as arguments or injected
+// functions) so tests drive it without sleeping; the event loop turns a decision into a timer.
 #ifndef ORDERQUERY_SERVER_PAYMENT_HTTP_RETRY_H_
 #define ORDERQUERY_SERVER_PAYMENT_HTTP_RETRY_H_
 
-#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/common/retry.h"
 #include "server/payment/http/transport.h"
 
 namespace orderquery::payment::http {
@@ -33,30 +33,6 @@ struct RetryOptions {
   bool honour_retry_after = true;
 };
 
-// Jittered exponential backoff: the n-th retry waits a uniformly random time in [base/2, base]
-// where base = min(max_backoff, initial_backoff * multiplier^(n-1)). Half the base is kept so a
-// retry never fires immediately, the other half spreads clients that failed together.
-class ExponentialBackoff {
- public:
-  // Returns a uniformly distributed value in [0, 1).
-  using UniformRandom = std::function<double()>;
-
-  // `random` defaults to a thread-local PRNG seeded from std::random_device.
-  ExponentialBackoff(absl::Duration initial, absl::Duration max, double multiplier,
-                     UniformRandom random = nullptr);
-
-  // The wait before retry number `retry` (1 for the wait after the first attempt).
-  absl::Duration Delay(int retry) const;
-  // The un-jittered upper bound of Delay(retry).
-  absl::Duration Base(int retry) const;
-
- private:
-  absl::Duration initial_;
-  absl::Duration max_;
-  double multiplier_;
-  UniformRandom random_;
-};
-
 struct RetryDecision {
   bool retry = false;
   absl::Duration delay = absl::ZeroDuration();
@@ -66,7 +42,8 @@ struct RetryDecision {
 
 class RetryPolicy {
  public:
-  explicit RetryPolicy(RetryOptions options, ExponentialBackoff::UniformRandom random = nullptr);
+  // Backoff with equal jitter (a retry never fires at once); `random` as retry::Backoff's.
+  explicit RetryPolicy(RetryOptions options, retry::UniformRandom random = nullptr);
 
   // 429 and every 5xx: the provider asked us to come back or failed on its side.
   static bool IsRetryableHttpStatus(int status);
@@ -86,8 +63,11 @@ class RetryPolicy {
 
  private:
   RetryOptions options_;
-  ExponentialBackoff backoff_;
+  retry::Backoff backoff_;
 };
+
+// The backoff part of the options, as the common primitive takes it.
+retry::BackoffPolicy BackoffPolicyOf(const RetryOptions& options);
 
 // Parses a Retry-After header given in delta-seconds; false for anything else (HTTP dates are
 // not used by the providers we call).

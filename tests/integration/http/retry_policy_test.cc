@@ -35,8 +35,19 @@ RetryOptions Options() {
 
 const absl::Time kNow = absl::FromUnixSeconds(1700000000);
 
+// The transport's backoff: the common primitive with equal jitter.
+retry::Backoff TransportBackoff(absl::Duration initial, absl::Duration max, double multiplier,
+                                retry::UniformRandom random = nullptr) {
+  RetryOptions o;
+  o.initial_backoff = initial;
+  o.max_backoff = max;
+  o.multiplier = multiplier;
+  return retry::Backoff(BackoffPolicyOf(o), std::move(random));
+}
+
 TEST(ExponentialBackoffTest, GrowsByMultiplierAndStopsAtTheCap) {
-  ExponentialBackoff b(absl::Milliseconds(100), absl::Milliseconds(1000), 2.0, [] { return 0.0; });
+  retry::Backoff b =
+      TransportBackoff(absl::Milliseconds(100), absl::Milliseconds(1000), 2.0, [] { return 0.0; });
   EXPECT_EQ(b.Base(1), absl::Milliseconds(100));
   EXPECT_EQ(b.Base(2), absl::Milliseconds(200));
   EXPECT_EQ(b.Base(3), absl::Milliseconds(400));
@@ -46,9 +57,12 @@ TEST(ExponentialBackoffTest, GrowsByMultiplierAndStopsAtTheCap) {
 }
 
 TEST(ExponentialBackoffTest, JitterSpansTheUpperHalfOfTheBase) {
-  ExponentialBackoff low(absl::Milliseconds(100), absl::Seconds(1), 2.0, [] { return 0.0; });
-  ExponentialBackoff high(absl::Milliseconds(100), absl::Seconds(1), 2.0, [] { return 0.999; });
-  ExponentialBackoff mid(absl::Milliseconds(100), absl::Seconds(1), 2.0, [] { return 0.5; });
+  retry::Backoff low =
+      TransportBackoff(absl::Milliseconds(100), absl::Seconds(1), 2.0, [] { return 0.0; });
+  retry::Backoff high =
+      TransportBackoff(absl::Milliseconds(100), absl::Seconds(1), 2.0, [] { return 0.999; });
+  retry::Backoff mid =
+      TransportBackoff(absl::Milliseconds(100), absl::Seconds(1), 2.0, [] { return 0.5; });
   EXPECT_EQ(low.Delay(3), absl::Milliseconds(200));
   EXPECT_EQ(mid.Delay(3), absl::Milliseconds(300));
   EXPECT_GT(high.Delay(3), absl::Milliseconds(399));
@@ -56,7 +70,7 @@ TEST(ExponentialBackoffTest, JitterSpansTheUpperHalfOfTheBase) {
 }
 
 TEST(ExponentialBackoffTest, DefaultRandomStaysInRange) {
-  ExponentialBackoff b(absl::Milliseconds(100), absl::Seconds(1), 2.0);
+  retry::Backoff b = TransportBackoff(absl::Milliseconds(100), absl::Seconds(1), 2.0);
   for (int i = 0; i < 200; ++i) {
     absl::Duration d = b.Delay(2);
     EXPECT_GE(d, absl::Milliseconds(100));
