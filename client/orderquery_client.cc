@@ -1,12 +1,12 @@
 #include "client/orderquery_client.h"
 
 #include <fstream>
-#include <random>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "server/common/retry.h"
 
 namespace orderquery::client {
 namespace {
@@ -60,25 +60,21 @@ OrderQueryClient::OrderQueryClient(ClientOptions options, std::shared_ptr<grpc::
 template <typename Call>
 absl::Status OrderQueryClient::WithRetries(Call call) {
   // One deadline for the whole call, retries included.
-  const auto deadline =
-      std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.deadline);
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  absl::Duration backoff = options_.initial_backoff;
-  for (int attempt = 1;; ++attempt) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(deadline);
-    grpc::Status s = call(&ctx);
-    if (s.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= options_.max_attempts) {
-      return FromGrpc(s);
-    }
-    std::uniform_real_distribution<double> jitter(0.5, 1.0);
-    absl::Duration wait = backoff * jitter(rng);
-    if (absl::FromChrono(std::chrono::system_clock::now()) + wait >= absl::FromChrono(deadline)) {
-      return FromGrpc(s);
-    }
-    absl::SleepFor(wait);
-    backoff = std::min(backoff * 2, options_.max_backoff);
-  }
+  const absl::Time deadline = absl::Now() + options_.deadline;
+  retry::BackoffPolicy policy;
+  policy.max_attempts = options_.max_attempts;
+  policy.initial_backoff = options_.initial_backoff;
+  policy.max_backoff = options_.max_backoff;
+  policy.multiplier = 2.0;
+  policy.jitter = retry::Jitter::kEqual;
+  return retry::Retry(
+      retry::Backoff(policy), retry::Clock::Real(), deadline,
+      [&] {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(absl::ToChronoTime(deadline));
+        return FromGrpc(call(&ctx));
+      },
+      [](const absl::Status& s) { return absl::IsUnavailable(s); });
 }
 
 absl::StatusOr<v1::QueryRechargeOrderResponse> OrderQueryClient::QueryRechargeOrder(

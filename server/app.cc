@@ -26,6 +26,7 @@
 #include "server/usecase/reconciler.h"
 #include "server/usecase/trade_query.h"
 #include "server/usecase/vehicle_query.h"
+#include "storage/connect.h"
 #include "storage/migrations.h"
 #include "storage/mysql_pool.h"
 #include "storage/recharge_repository.h"
@@ -169,25 +170,8 @@ void LogKeyExpiries(const std::vector<payment::wechat::MerchantConfig>& merchant
 
 absl::StatusOr<std::unique_ptr<storage::ConnectionPool>> ConnectAndMigrate(
     const config::Config& cfg) {
-  const absl::Time give_up = absl::Now() + absl::Milliseconds(cfg.db.startup_timeout_ms);
-  absl::Status last;
-  for (int attempt = 1;; ++attempt) {
-    auto pool = storage::ConnectionPool::Create(DbOptions(cfg.db));
-    if (pool.ok()) {
-      absl::Status m = storage::ApplyMigrations(**pool);
-      if (m.ok()) return pool;
-      last = m;
-      if (m.code() != absl::StatusCode::kUnavailable) break;  // a broken migration won't heal
-    } else {
-      last = pool.status();
-      if (last.code() != absl::StatusCode::kUnavailable) break;
-    }
-    if (absl::Now() >= give_up) break;
-    log::Warn("db_wait", {{"attempt", attempt}, {"error", last.ToString()}});
-    absl::SleepFor(absl::Milliseconds(500));
-  }
-  return absl::Status(last.code(), absl::StrCat("database ", cfg.db.host, ":", cfg.db.port, "/",
-                                                cfg.db.database, ": ", last.message()));
+  return storage::ConnectAndMigrate(DbOptions(cfg.db),
+                                    absl::Milliseconds(cfg.db.startup_timeout_ms));
 }
 
 absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {

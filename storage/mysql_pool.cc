@@ -8,14 +8,13 @@
 #include <mysql_driver.h>
 
 #include <algorithm>
-#include <cmath>
 #include <exception>
 #include <mutex>
-#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
+#include "server/common/retry.h"
 #include "storage/sql_util.h"
 
 namespace orderquery::storage {
@@ -40,15 +39,6 @@ sql::Driver* DriverInstance() {
   static sql::Driver* driver = nullptr;
   std::call_once(once, [] { driver = sql::mysql::get_mysql_driver_instance(); });
   return driver;
-}
-
-absl::Duration Backoff(const TransactionOptions& options, int attempt) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  absl::Duration base = options.initial_backoff * std::pow(2.0, attempt - 1);
-  base = std::min(base, options.max_backoff);
-  // Jitter in [0.5, 1.5) keeps retrying deadlock victims from colliding again in lockstep.
-  std::uniform_real_distribution<double> jitter(0.5, 1.5);
-  return base * jitter(rng);
 }
 
 }  // namespace
@@ -395,58 +385,67 @@ ConnectionPool::Stats ConnectionPool::GetStats() const {
 
 absl::Status RunInTransaction(ConnectionPool& pool, absl::FunctionRef<absl::Status(Connection&)> fn,
                               const TransactionOptions& options) {
-  const int max_attempts = std::max(1, options.max_attempts);
+  retry::BackoffPolicy policy;
+  policy.max_attempts = std::max(1, options.max_attempts);
+  policy.initial_backoff = options.initial_backoff;
+  policy.max_backoff = std::max(options.initial_backoff, options.max_backoff);
+  // Jitter keeps retrying deadlock victims from colliding again in lockstep.
+  policy.jitter = retry::Jitter::kEqual;
   // Dead idle sessions are found when START TRANSACTION fails; at most every pooled connection
   // can be dead at once (e.g. after a server restart), so that bounds the replacements.
   int stale_left = pool.options().pool_size + 1;
-  int attempt = 1;
-  for (;;) {
-    absl::Status st;
-    bool stale = false;
-    {
-      absl::StatusOr<ConnectionLease> lease = pool.Acquire();
-      if (!lease.ok()) return lease.status();
+  auto attempt = [&]() -> absl::Status {
+    for (;;) {
+      absl::Status st;
+      bool stale = false;
+      {
+        absl::StatusOr<ConnectionLease> lease = pool.Acquire();
+        if (!lease.ok()) return lease.status();
 
-      st = internal::Guarded(*lease, options.name, [](Connection& c) {
-        c.Execute("START TRANSACTION");
-        return absl::OkStatus();
-      });
-      if (!st.ok()) {
-        // Nothing has run yet, so a dead session is safe to replace.
-        if (!lease->broken() || --stale_left <= 0) return st;
-        stale = true;
-      } else {
-        st = internal::Guarded(*lease, options.name, fn);
-        if (st.ok()) {
-          st = internal::Guarded(*lease, options.name, [](Connection& c) {
-            c.Execute("COMMIT");
-            return absl::OkStatus();
-          });
-          if (st.ok()) return st;
-          // A commit whose answer was lost may or may not have happened: report it, never
-          // rerun. Any other failed commit leaves the session in a state we do not trust.
-          if (absl::IsUnavailable(st)) return st;
-          lease->MarkBroken();
-        } else if (!lease->broken()) {
-          absl::Status rb = internal::Guarded(*lease, options.name, [](Connection& c) {
-            c.Execute("ROLLBACK");
-            return absl::OkStatus();
-          });
-          // Never hand out a session that may still hold an open transaction.
-          if (!rb.ok()) lease->MarkBroken();
+        st = internal::Guarded(*lease, options.name, [](Connection& c) {
+          c.Execute("START TRANSACTION");
+          return absl::OkStatus();
+        });
+        if (!st.ok()) {
+          // Nothing has run yet, so a dead session is safe to replace.
+          if (!lease->broken() || --stale_left <= 0) return st;
+          stale = true;
+        } else {
+          st = internal::Guarded(*lease, options.name, fn);
+          if (st.ok()) {
+            st = internal::Guarded(*lease, options.name, [](Connection& c) {
+              c.Execute("COMMIT");
+              return absl::OkStatus();
+            });
+            if (st.ok()) return st;
+            // A commit whose answer was lost may or may not have happened: report it, never
+            // rerun. Any other failed commit leaves the session in a state we do not trust.
+            if (absl::IsUnavailable(st)) return st;
+            lease->MarkBroken();
+          } else if (!lease->broken()) {
+            absl::Status rb = internal::Guarded(*lease, options.name, [](Connection& c) {
+              c.Execute("ROLLBACK");
+              return absl::OkStatus();
+            });
+            // Never hand out a session that may still hold an open transaction.
+            if (!rb.ok()) lease->MarkBroken();
+          }
         }
-      }
-    }  // the connection goes back to the pool before any backoff
-    if (stale) continue;
-    if (!absl::IsAborted(st) || attempt >= max_attempts) return st;
-    absl::Duration wait = Backoff(options, attempt);
-    log::Info("mysql.transaction_retry", {{"transaction", options.name},
-                                          {"attempt", attempt},
-                                          {"backoff_ms", absl::ToInt64Milliseconds(wait)},
-                                          {"error", st.message()}});
-    absl::SleepFor(wait);
-    ++attempt;
-  }
+      }  // the connection goes back to the pool before any backoff
+      // A replaced dead session does not count as an attempt (nothing ran on it).
+      if (!stale) return st;
+    }
+  };
+  // Only ABORTED (deadlock, lock wait timeout) reruns the transaction.
+  return retry::Retry(
+      retry::Backoff(policy), retry::Clock::Real(), absl::InfiniteFuture(), attempt,
+      [](const absl::Status& st) { return absl::IsAborted(st); },
+      [&](const retry::RetryEvent& e) {
+        log::Info("mysql.transaction_retry", {{"transaction", options.name},
+                                              {"attempt", e.attempt},
+                                              {"backoff_ms", absl::ToInt64Milliseconds(e.delay)},
+                                              {"error", e.status.message()}});
+      });
 }
 
 absl::Status WithConnection(ConnectionPool& pool, absl::FunctionRef<absl::Status(Connection&)> fn,
