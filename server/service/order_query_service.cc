@@ -7,6 +7,9 @@
 namespace orderquery::service {
 namespace {
 
+constexpr char kRechargeMethod[] = "/orderquery.v1.OrderQueryService/QueryRechargeOrder";
+constexpr char kVehicleMethod[] = "/orderquery.v1.OrderQueryService/GetVehicleTransaction";
+
 std::string Metadata(const grpc::CallbackServerContext* ctx, const char* key) {
   const auto& md = ctx->client_metadata();
   auto it = md.find(key);
@@ -65,10 +68,10 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::QueryRechargeOrder(
   r.order_no = req->order_no();
   r.force_refresh = req->force_refresh();
   r.deadline = DeadlineOf(ctx);
-  recharge_->Run(std::move(r), [reactor, resp, started, m = &recharge_metrics_](
+  recharge_->Run(std::move(r), [ctx, reactor, resp, started, m = &recharge_metrics_](
                                    absl::StatusOr<usecase::RechargeQueryResult> result) {
     if (!result.ok()) {
-      grpc::Status s = ToGrpc(result.status());
+      grpc::Status s = ToCallerStatus(result.status(), ctx, kRechargeMethod, Upstream::kWechat);
       m->Record(started, s.error_code());
       return reactor->Finish(s);
     }
@@ -89,10 +92,10 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::GetVehicleTransaction(
   r.sub_mchid = req->sub_mchid();
   r.force_refresh = req->force_refresh();
   r.deadline = DeadlineOf(ctx);
-  vehicle_->Run(std::move(r), [reactor, resp, started, m = &vehicle_metrics_](
+  vehicle_->Run(std::move(r), [ctx, reactor, resp, started, m = &vehicle_metrics_](
                                   absl::StatusOr<v1::VehicleTransaction> result) {
     if (!result.ok()) {
-      grpc::Status s = ToGrpc(result.status());
+      grpc::Status s = ToCallerStatus(result.status(), ctx, kVehicleMethod, Upstream::kWechat);
       m->Record(started, s.error_code());
       return reactor->Finish(s);
     }

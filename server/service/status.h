@@ -5,18 +5,36 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 
 namespace orderquery::service {
 
-// absl::Status -> grpc::Status. The codes are numerically identical; the message is kept, as
-// every layer below writes messages a caller can act on (and never a secret).
-inline grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
+// Trailing metadata key of a failed call's correlation id (also in its message).
+inline constexpr char kCorrelationIdKey[] = "x-correlation-id";
+
+// The payment provider behind a method, named in the caller's messages.
+enum class Upstream { kWechat, kMerchantApi };
+
+// absl::Status -> the grpc::Status the caller gets. The lower layers write messages for
+// operators: database host, user and name, MySQL's own text, configured merchant ids and key
+// serials. So only the messages written for the caller pass unchanged (INVALID_ARGUMENT,
+// NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED: bad input, no such order, no access); every
+// other code gets a stable message of ours (built only from the provider's own code, message
+// and HTTP status where the status carries them) ending in a correlation id, which is also sent
+// as trailing metadata `x-correlation-id` and logged with the full details (`event=rpc_failed`).
+// `ctx` gets the trailer; `method` is the full method name, for the log.
+grpc::Status ToCallerStatus(const absl::Status& s, grpc::CallbackServerContext* ctx,
+                            absl::string_view method, Upstream upstream);
+
+// The caller's message for a status whose code hides details, without the correlation id
+// (exposed for tests).
+std::string CallerMessage(const absl::Status& s, Upstream upstream);
+
+// A fresh correlation id: 16 lowercase hex digits.
+std::string NewCorrelationId();
 
 // The caller's deadline as an absl::Time (InfiniteFuture when the call has none), so use cases
 // can cap upstream calls by it.

@@ -15,10 +15,12 @@ grpc::ServerUnaryReactor* TradeOrderServiceImpl::GetTradeOrder(grpc::CallbackSer
   r.trade_order_id = req->trade_order_id();
   r.force_refresh = req->force_refresh();
   r.deadline = DeadlineOf(ctx);
-  trade_->Run(std::move(r), [reactor, resp, started,
+  trade_->Run(std::move(r), [ctx, reactor, resp, started,
                              m = &metrics_](absl::StatusOr<usecase::TradeQueryResult> result) {
     if (!result.ok()) {
-      grpc::Status s = ToGrpc(result.status());
+      grpc::Status s =
+          ToCallerStatus(result.status(), ctx, "/orderquery.v1.TradeOrderService/GetTradeOrder",
+                         Upstream::kMerchantApi);
       m->Record(started, s.error_code());
       return reactor->Finish(s);
     }

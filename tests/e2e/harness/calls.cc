@@ -134,6 +134,21 @@ std::vector<TradeResult> GetTradeConcurrently(v1::TradeOrderService::Stub& stub,
   return results;
 }
 
+std::string LoggedDetails(const std::string& log, const grpc::Status& status) {
+  const std::string& m = status.error_message();
+  const std::string marker = "(correlation id ";
+  const size_t at = m.rfind(marker);
+  if (at == std::string::npos || m.size() < at + marker.size() + 16) return "";
+  const std::string needle = absl::StrCat("correlation_id=", m.substr(at + marker.size(), 16), " ");
+  size_t pos = log.find(needle);
+  if (pos == std::string::npos) return "";
+  const size_t begin = log.rfind('\n', pos);
+  const size_t end = log.find('\n', pos);
+  return log.substr(begin == std::string::npos ? 0 : begin + 1,
+                    end == std::string::npos ? std::string::npos
+                                             : end - (begin == std::string::npos ? 0 : begin + 1));
+}
+
 std::string Describe(const grpc::Status& status) {
   const int code = static_cast<int>(status.error_code());
   // gRPC and absl status codes are the same numbers, so absl names them for us.

@@ -50,6 +50,10 @@ std::vector<TradeResult> GetTradeConcurrently(v1::TradeOrderService::Stub& stub,
 // "CODE: message" for assertion messages.
 std::string Describe(const grpc::Status& status);
 
+// A failure whose details stay in the server's log (UNAVAILABLE, INTERNAL, ...) ends its message
+// with "(correlation id ID)": the line of `log` with that id (event=rpc_failed), "" when none.
+std::string LoggedDetails(const std::string& log, const grpc::Status& status);
+
 }  // namespace orderquery::e2e
 
 #endif  // ORDERQUERY_TESTS_E2E_HARNESS_CALLS_H_

@@ -252,7 +252,7 @@ std::vector<ErrorCase> ErrorCases() {
       {"ForgedSignature", vehicle("V3FORGED", {{"type", "wrong_signature"}}), "V3FORGED", kSubMchid,
        grpc::StatusCode::INTERNAL, "verification", 1},
       {"WrongSpMchid", vehicle("V3SPMCHID", {{"type", "wrong_mchid"}}), "V3SPMCHID", kSubMchid,
-       grpc::StatusCode::INTERNAL, "sp_mchid", 1},
+       grpc::StatusCode::INTERNAL, "does not match", 1},
   };
 }
 
