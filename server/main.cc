@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/app.h"
 #include "server/common/log.h"
@@ -28,6 +29,12 @@ constexpr char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef NDEBUG
+  // Debian's Abseil is built without NDEBUG, so by default every absl::Mutex::Lock (gRPC's and
+  // ours) runs the lock-order deadlock detector under one process-wide lock. callgrind put it at
+  // several per cent of a Health/Check call (issue 13, bench/RESULTS.md); debug builds keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   using orderquery::log::Error;
   using orderquery::log::Info;
   std::string config_path;
