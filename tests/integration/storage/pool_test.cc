@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "storage/admin.h"
 #include "storage/migrations.h"
 #include "storage/mysql_pool.h"
 #include "storage/recharge_repository.h"
 #include "tests/integration/storage/storage_test_util.h"
+#include "tests/support/storage_admin.h"
 
 namespace orderquery::storage {
 namespace {
@@ -94,7 +94,9 @@ TEST_F(PoolTest, ExhaustedPoolAnswersUnavailableAfterTheTimeout) {
   EXPECT_THAT(c.status().message(), HasSubstr("all 2 connections in use"));
   EXPECT_THAT(c.status().message(), HasSubstr("500ms"));
   EXPECT_GE(waited, timeout);
-  EXPECT_LT(waited, timeout * 1.5);
+  // Gave up at the timeout rather than waiting on (the leases are never returned); the slack
+  // is for a busy machine, not a measurement.
+  EXPECT_LT(waited, timeout + absl::Seconds(5));
 
   // Repositories report the same code through their own calls.
   MysqlRechargeRepository repo(*p);
@@ -103,10 +105,10 @@ TEST_F(PoolTest, ExhaustedPoolAnswersUnavailableAfterTheTimeout) {
   // One lease back: the next caller gets that connection at once.
   int64_t returned = (*a)->session_id();
   a = absl::CancelledError("released");  // destroys the lease
-  start = absl::Now();
+  const int64_t waits_before = p->GetStats().waits_total;
   absl::StatusOr<ConnectionLease> d = p->Acquire();
   ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(100));
+  EXPECT_EQ(p->GetStats().waits_total, waits_before) << "found the returned one idle: no wait";
   EXPECT_EQ((*d)->session_id(), returned);
 }
 
@@ -116,8 +118,12 @@ TEST_F(PoolTest, WaiterGetsAConnectionReleasedDuringItsWait) {
   auto held = std::make_unique<absl::StatusOr<ConnectionLease>>(p->Acquire());
   ASSERT_TRUE(held->ok());
   int64_t id = (**held)->session_id();
+  // Released once the waiter is waiting (the pool counts it), not after a sleep that a busy
+  // machine could outlast before the waiter even starts.
   std::thread releaser([&] {
-    absl::SleepFor(absl::Milliseconds(200));
+    for (int i = 0; i < 30000 && p->GetStats().waits_total == 0; ++i) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
     held.reset();
   });
   absl::Time start = absl::Now();
@@ -126,8 +132,9 @@ TEST_F(PoolTest, WaiterGetsAConnectionReleasedDuringItsWait) {
   releaser.join();
   ASSERT_TRUE(lease.ok()) << lease.status();
   EXPECT_EQ((*lease)->session_id(), id);
-  EXPECT_GE(waited, absl::Milliseconds(150));
-  EXPECT_LT(waited, absl::Seconds(2));
+  EXPECT_EQ(p->GetStats().waits_total, 1) << "it waited for the release";
+  EXPECT_EQ(p->GetStats().timeouts_total, 0);
+  EXPECT_LT(waited, absl::Seconds(5)) << "got the released connection before its timeout";
 }
 
 TEST_F(PoolTest, KilledSessionIsReplacedTransparentlyForReads) {
@@ -234,6 +241,50 @@ TEST_F(PoolTest, UnreachableDatabaseIsUnavailableWithAClearMessage) {
   EXPECT_EQ(ApplyMigrations(**lazy).code(), absl::StatusCode::kUnavailable);
   // A failed open does not leak a pool slot.
   EXPECT_EQ((*lazy)->GetStats().open, 0);
+}
+
+// Issue 15, finding 10: the pool tells its observer (the gRPC health state) at once when opening
+// a connection starts failing and when it succeeds again, once per change.
+TEST_F(PoolTest, ReachabilityObserverHearsEachChange) {
+  const std::string later = db_->name() + "_later";
+  auto admin_exec = [this](const std::string& sql) {
+    OQ_ASSERT_OK(WithConnection(db_->admin_pool(), [&](Connection& c) {
+      c.Execute(sql);
+      return absl::OkStatus();
+    }));
+  };
+  MysqlOptions o = db_->options();
+  o.database = later;  // does not exist yet: every connect fails
+  o.connect_on_create = false;
+  absl::StatusOr<std::unique_ptr<ConnectionPool>> p = ConnectionPool::Create(o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::vector<bool> heard;  // reports are serialised
+  (*p)->SetReachabilityObserver([&heard](bool up) { heard.push_back(up); });
+
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ((*p)->Acquire().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE((*p)->Ping());
+  EXPECT_EQ(heard, std::vector<bool>({false}));
+
+  admin_exec("CREATE DATABASE `" + later + "`");
+  {
+    absl::StatusOr<ConnectionLease> a = (*p)->Acquire();
+    ASSERT_TRUE(a.ok()) << a.status();
+    absl::StatusOr<ConnectionLease> b = (*p)->Acquire();  // a second open: no second report
+    ASSERT_TRUE(b.ok()) << b.status();
+  }
+  EXPECT_EQ(heard, std::vector<bool>({false, true}));
+
+  // Cleared: nothing more is heard.
+  (*p)->SetReachabilityObserver(nullptr);
+  admin_exec("DROP DATABASE `" + later + "`");
+  {
+    absl::StatusOr<ConnectionLease> a = (*p)->Acquire();
+    absl::StatusOr<ConnectionLease> b = (*p)->Acquire();
+    absl::StatusOr<ConnectionLease> c = (*p)->Acquire();  // a third open, into the dropped database
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable);
+  }
+  EXPECT_EQ(heard, std::vector<bool>({false, true}));
 }
 
 TEST_F(PoolTest, WrongPasswordIsUnavailableWithoutEchoingThePassword) {
