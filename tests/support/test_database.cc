@@ -12,8 +12,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "storage/admin.h"
 #include "storage/migrations.h"
+#include "tests/support/storage_admin.h"
 
 namespace orderquery::test_support {
 namespace {

@@ -16,8 +16,8 @@
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "storage/admin.h"
 #include "storage/recharge_repository.h"
+#include "tests/support/storage_admin.h"
 
 #ifndef OQ_ORDERQUERYD_PATH
 #error "OQ_ORDERQUERYD_PATH must name the orderqueryd binary"

@@ -22,12 +22,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "storage/admin.h"
 #include "storage/mysql_pool.h"
 #include "storage/sql_util.h"
 #include "tests/e2e/harness/calls.h"
 #include "tests/e2e/harness/stack.h"
 #include "tests/e2e/harness/suite.h"
+#include "tests/support/storage_admin.h"
 
 namespace orderquery::e2e {
 namespace {

@@ -10,10 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "storage/admin.h"
 #include "tests/e2e/harness/calls.h"
 #include "tests/e2e/harness/stack.h"
 #include "tests/e2e/harness/suite.h"
+#include "tests/support/storage_admin.h"
 
 namespace orderquery::e2e {
 namespace {

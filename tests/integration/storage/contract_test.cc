@@ -5,12 +5,12 @@
 #include <string>
 #include <utility>
 
-#include "storage/admin.h"
 #include "storage/recharge_repository.h"
 #include "storage/snapshot_repositories.h"
 #include "tests/contract/recharge_repository_contract.h"
 #include "tests/contract/snapshot_repositories_contract.h"
 #include "tests/integration/storage/storage_test_util.h"
+#include "tests/support/storage_admin.h"
 #include "tests/support/test_database.h"
 
 namespace orderquery::contract {

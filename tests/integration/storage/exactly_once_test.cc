@@ -13,9 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/domain/recharge.h"
-#include "storage/admin.h"
 #include "storage/recharge_repository.h"
 #include "tests/integration/storage/storage_test_util.h"
+#include "tests/support/storage_admin.h"
 
 namespace orderquery::storage {
 namespace {

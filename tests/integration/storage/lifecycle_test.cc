@@ -20,10 +20,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/domain/recharge.h"
-#include "storage/admin.h"
 #include "storage/recharge_repository.h"
 #include "storage/sql_util.h"
 #include "tests/integration/storage/storage_test_util.h"
+#include "tests/support/storage_admin.h"
 
 namespace orderquery::storage {
 namespace {

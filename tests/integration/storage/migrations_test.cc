@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "storage/admin.h"
 #include "storage/mysql_pool.h"
 #include "tests/integration/storage/storage_test_util.h"
+#include "tests/support/storage_admin.h"
 
 namespace orderquery::storage {
 namespace {

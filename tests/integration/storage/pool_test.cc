@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "storage/admin.h"
 #include "storage/migrations.h"
 #include "storage/mysql_pool.h"
 #include "storage/recharge_repository.h"
 #include "tests/integration/storage/storage_test_util.h"
+#include "tests/support/storage_admin.h"
 
 namespace orderquery::storage {
 namespace {

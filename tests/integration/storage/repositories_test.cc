@@ -10,11 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "server/domain/recharge.h"
 #include "server/domain/snapshots.h"
-#include "storage/admin.h"
 #include "storage/recharge_repository.h"
 #include "storage/sha256.h"
 #include "storage/snapshot_repositories.h"
 #include "tests/integration/storage/storage_test_util.h"
+#include "tests/support/storage_admin.h"
 
 namespace orderquery::storage {
 namespace {

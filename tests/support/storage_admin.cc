@@ -1,4 +1,4 @@
-#include "storage/admin.h"
+#include "tests/support/storage_admin.h"
 
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>

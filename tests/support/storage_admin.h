@@ -1,7 +1,8 @@
-// Seeding, inspection and database lifecycle for tests, the demo and operators. The service
-// itself never calls these: it goes through the repositories.
-#ifndef ORDERQUERY_STORAGE_ADMIN_H_
-#define ORDERQUERY_STORAGE_ADMIN_H_
+// Seeding, inspection and database lifecycle for tests (library oq_storage_admin). Not shipped:
+// the service never calls these, it goes through the repositories. It uses storage/'s internal
+// helpers (storage/sql_util.h), so it links the driver itself.
+#ifndef ORDERQUERY_TESTS_SUPPORT_STORAGE_ADMIN_H_
+#define ORDERQUERY_TESTS_SUPPORT_STORAGE_ADMIN_H_
 
 #include <cstdint>
 #include <optional>
@@ -110,4 +111,4 @@ absl::Status KillSession(ConnectionPool& pool, int64_t session_id);
 
 }  // namespace orderquery::storage::admin
 
-#endif  // ORDERQUERY_STORAGE_ADMIN_H_
+#endif  // ORDERQUERY_TESTS_SUPPORT_STORAGE_ADMIN_H_
