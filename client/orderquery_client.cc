@@ -1,23 +1,14 @@
 #include "client/orderquery_client.h"
 
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "server/common/files.h"
 #include "server/common/retry.h"
 
 namespace orderquery::client {
 namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& what, const std::string& path) {
-  std::ifstream in(path);
-  if (!in.good()) return absl::InvalidArgumentError(absl::StrCat(what, ": cannot read ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 absl::Status FromGrpc(const grpc::Status& s) {
   if (s.ok()) return absl::OkStatus();
@@ -32,14 +23,14 @@ absl::StatusOr<std::unique_ptr<OrderQueryClient>> OrderQueryClient::Create(
   if (options.tls) {
     grpc::SslCredentialsOptions ssl;
     if (!options.ca_file.empty()) {
-      auto ca = ReadFile("ca_file", options.ca_file);
+      auto ca = files::ReadFile("ca_file", options.ca_file);
       if (!ca.ok()) return ca.status();
       ssl.pem_root_certs = *ca;
     }
     if (!options.cert_file.empty()) {
-      auto cert = ReadFile("cert_file", options.cert_file);
+      auto cert = files::ReadFile("cert_file", options.cert_file);
       if (!cert.ok()) return cert.status();
-      auto key = ReadFile("key_file", options.key_file);
+      auto key = files::ReadFile("key_file", options.key_file);
       if (!key.ok()) return key.status();
       ssl.pem_cert_chain = *cert;
       ssl.pem_private_key = *key;

@@ -12,6 +12,7 @@
 #include "orderquery/v1/service.grpc.pb.h"
 #include "server/adapters.h"
 #include "server/common/executor.h"
+#include "server/common/files.h"
 #include "server/common/log.h"
 #include "server/common/metrics.h"
 #include "server/http/listener.h"
@@ -52,13 +53,7 @@ storage::MysqlOptions DbOptions(const config::DbConfig& db) {
   return o;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& key, const std::string& path) {
-  std::ifstream in(path);
-  if (!in.good()) return absl::InvalidArgumentError(absl::StrCat(key, ": cannot read ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using files::ReadFile;
 
 }  // namespace
 

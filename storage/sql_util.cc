@@ -37,14 +37,6 @@ absl::StatusOr<absl::Time> ParseDateTime(absl::string_view text) {
   return t;
 }
 
-std::string TruncateUtf8(absl::string_view text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return std::string(text);
-  size_t cut = max_bytes;
-  // Step back over continuation bytes (10xxxxxx) to the start of the cut sequence.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(text.substr(0, cut));
-}
-
 void BindTime(sql::PreparedStatement& st, unsigned int index, absl::Time t) {
   st.setString(index, FormatDateTime(t));
 }

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/common/text.h"
 #include "storage/mysql_pool.h"
 
 namespace orderquery::storage::internal {
@@ -56,9 +57,10 @@ absl::Time TruncateToMillis(absl::Time t);
 // Parses what the server returns for DATETIME(n) columns.
 absl::StatusOr<absl::Time> ParseDateTime(absl::string_view text);
 
-// Never splits a UTF-8 sequence: strict mode would reject an over-long value, and a log
-// message must not be the reason a state change is lost.
-std::string TruncateUtf8(absl::string_view text, size_t max_bytes);
+// Values are cut with the common TruncateUtf8, which never splits a UTF-8 sequence: strict mode
+// would reject an over-long value, and a log message must not be the reason a state change is
+// lost.
+using ::orderquery::text::TruncateUtf8;
 
 inline void BindString(sql::PreparedStatement& st, unsigned int index, absl::string_view v) {
   st.setString(index, std::string(v));

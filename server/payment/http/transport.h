@@ -35,6 +35,9 @@ struct Request {
   std::string metric_endpoint;
 };
 
+// The one 2xx check: a successful HTTP status.
+inline bool IsSuccessStatus(int status) { return status >= 200 && status < 300; }
+
 struct Response {
   int status = 0;
   Headers headers;   // names lower-cased, in arrival order

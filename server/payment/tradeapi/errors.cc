@@ -99,23 +99,6 @@ bool ParseErrorEnvelope(absl::string_view body, Envelope* out) {
 
 }  // namespace
 
-std::string CleanText(absl::string_view text, size_t max_bytes) {
-  std::string out;
-  out.reserve(std::min(text.size(), max_bytes));
-  for (char c : text) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    out.push_back(u < 0x20 || u == 0x7f ? ' ' : c);
-  }
-  if (out.size() > max_bytes) {
-    size_t cut = max_bytes;
-    // Back up over continuation bytes so the cut falls on the start of a character.
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-    out.resize(cut);
-    out += "…";
-  }
-  return out;
-}
-
 absl::Status FromEnvelopeError(int64_t code, absl::string_view msg) {
   const std::string lower = absl::AsciiStrToLower(msg);
   const std::string detail = Detail(code, msg);

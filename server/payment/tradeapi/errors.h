@@ -39,6 +39,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "server/common/text.h"
 
 namespace orderquery::payment::tradeapi {
 
@@ -63,9 +64,12 @@ std::optional<int64_t> MerchantCode(const absl::Status& status);
 // The HTTP status of the reply behind a status from FromHttpError.
 std::optional<int> UpstreamHttpStatus(const absl::Status& status);
 
-// `text` made safe for a status message or a log line: control characters become spaces, at
-// most `max_bytes` bytes, never cutting a UTF-8 sequence.
-std::string CleanText(absl::string_view text, size_t max_bytes = 200);
+// `text` made safe for a status message or a log line (the common UTF-8 cleaner): control
+// characters become spaces, at most `max_bytes` bytes, never cutting a UTF-8 sequence, "…" when
+// cut.
+inline std::string CleanText(absl::string_view text, size_t max_bytes = 200) {
+  return ::orderquery::text::CleanUtf8(text, max_bytes, "…");
+}
 
 }  // namespace orderquery::payment::tradeapi
 

@@ -1,32 +1,24 @@
-#include "server/payment/tradeapi/http_client.h"
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/common/files.h"
 #include "server/common/log.h"
+#include "server/common/text.h"
 #include "server/payment/tradeapi/decoder.h"
 #include "server/payment/tradeapi/errors.h"
+#include "server/payment/tradeapi/http_client.h"
 
 namespace orderquery::payment::tradeapi {
 namespace {
 
 absl::StatusOr<std::string> ReadKeyFile(const std::string& config_key, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(config_key, ": cannot read key file \"", path, "\": ", std::strerror(errno)));
-  }
-  std::ostringstream content;
-  content << in.rdbuf();
+  absl::StatusOr<std::string> content = files::ReadFile(config_key, path);
+  if (!content.ok()) return content.status();
   // Key files are usually written with a trailing newline that is not part of the key.
-  std::string key(absl::StripAsciiWhitespace(content.str()));
+  std::string key(absl::StripAsciiWhitespace(*content));
   if (key.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(config_key, ": key file \"", path, "\" is empty"));
@@ -35,23 +27,6 @@ absl::StatusOr<std::string> ReadKeyFile(const std::string& config_key, const std
 }
 
 }  // namespace
-
-std::string UrlEncode(absl::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (absl::ascii_isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 0x0f]);
-    }
-  }
-  return out;
-}
 
 namespace {
 
@@ -172,11 +147,11 @@ absl::StatusOr<http::Request> HttpMerchantTradeClient::BuildRequest(
 
   http::Request request;
   request.method = "GET";
-  request.url =
-      absl::StrCat(m.base_url, kTradeOrderPath, "?tradeOrderId=", UrlEncode(trade_order_id),
-                   "&mchId=", UrlEncode(m.mch_id));
-  if (!m.app_id.empty()) absl::StrAppend(&request.url, "&appId=", UrlEncode(m.app_id));
-  absl::StrAppend(&request.url, "&signType=", UrlEncode(params[kSignTypeParam]),
+  request.url = absl::StrCat(m.base_url, kTradeOrderPath,
+                             "?tradeOrderId=", text::PercentEncode(trade_order_id),
+                             "&mchId=", text::PercentEncode(m.mch_id));
+  if (!m.app_id.empty()) absl::StrAppend(&request.url, "&appId=", text::PercentEncode(m.app_id));
+  absl::StrAppend(&request.url, "&signType=", text::PercentEncode(params[kSignTypeParam]),
                   "&reqTime=", params[kReqTimeParam], "&sign=", sign);
   request.headers.emplace_back("Accept", "application/json");
   request.deadline = deadline;
@@ -200,7 +175,7 @@ void HttpMerchantTradeClient::GetTradeOrder(absl::string_view merchant,
         absl::StatusOr<domain::TradeOrderRecord> result;
         if (!response.ok()) {
           result = FromTransportFailure(response.status());
-        } else if (response->status < 200 || response->status > 299) {
+        } else if (!http::IsSuccessStatus(response->status)) {
           result = FromHttpError(response->status, response->body);
         } else {
           result = DecodeTradeOrderReply(response->body);

@@ -45,8 +45,6 @@ struct MerchantEndpoint {
 absl::StatusOr<MerchantEndpoint> LoadMerchant(const std::string& name,
                                               const config::TradeMerchantConfig& c);
 
-// Percent-encodes everything but RFC 3986 unreserved characters.
-std::string UrlEncode(absl::string_view s);
 // The inverse, for the sandbox playing the platform: "a=1&b=%E8%A2%AB" -> {a:1, b:被}; '+' is a
 // space (form encoding). INVALID_ARGUMENT on a bad escape or a repeated name.
 absl::StatusOr<Params> ParseQuery(absl::string_view query);

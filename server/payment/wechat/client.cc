@@ -103,7 +103,7 @@ void HttpWechatPayClient::Call(const MerchantConfig& merchant, absl::string_view
           on_reply(FromTransportFailure(reply.status()));
           return;
         }
-        if (reply->status < 200 || reply->status >= 300) {
+        if (!http::IsSuccessStatus(reply->status)) {
           // Error replies are often unsigned: they only ever become an error status.
           on_reply(FromErrorReply(*reply));
           return;

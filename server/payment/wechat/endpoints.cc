@@ -5,25 +5,6 @@
 
 namespace orderquery::payment::wechat {
 
-std::string PercentEncode(absl::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (char ch : text) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0x0F]);
-    }
-  }
-  return out;
-}
-
 absl::StatusOr<std::string> DirectQueryPath(absl::string_view out_trade_no,
                                             absl::string_view mchid) {
   if (absl::Status s = ValidateOutTradeNo(out_trade_no); !s.ok()) return s;

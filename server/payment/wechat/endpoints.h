@@ -7,14 +7,15 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/common/text.h"
 
 namespace orderquery::payment::wechat {
 
 inline constexpr absl::string_view kProductionBaseUrl = "https://api.mch.weixin.qq.com";
 
-// RFC 3986 percent-encoding of everything but the unreserved characters [A-Za-z0-9-._~]
-// (so '*', valid in an out_trade_no, goes out as %2A).
-std::string PercentEncode(absl::string_view text);
+// Identifiers are percent-encoded with the common encoder (so '*', valid in an out_trade_no,
+// goes out as %2A).
+using ::orderquery::text::PercentEncode;
 
 // GET /v3/pay/transactions/out-trade-no/{no}?mchid= (direct merchant).
 absl::StatusOr<std::string> DirectQueryPath(absl::string_view out_trade_no,

@@ -7,6 +7,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/common/text.h"
 #include "server/payment/wechat/text.h"
 #include "server/payment/wechat/verifier.h"
 
@@ -36,7 +37,7 @@ bool ParseWechatError(absl::string_view body, WechatError* out) {
   out->code = internal::Printable(code->get_ref<const std::string&>(), 64);
   auto message = j.find("message");
   if (message != j.end() && message->is_string()) {
-    out->message = internal::CleanUtf8(message->get_ref<const std::string&>());
+    out->message = text::CleanUtf8(message->get_ref<const std::string&>(), 512);
   }
   auto detail = j.find("detail");
   if (detail != j.end() && detail->is_object()) {
@@ -44,7 +45,7 @@ bool ParseWechatError(absl::string_view body, WechatError* out) {
       auto v = detail->find(key);
       if (v == detail->end() || !v->is_string()) continue;
       absl::StrAppend(&out->detail, out->detail.empty() ? "" : ", ", key, "=",
-                      internal::CleanUtf8(v->get_ref<const std::string&>(), 128));
+                      text::CleanUtf8(v->get_ref<const std::string&>(), 128));
     }
   }
   return true;
@@ -99,7 +100,7 @@ absl::string_view Summary(absl::StatusCode code) {
 }  // namespace
 
 absl::Status FromErrorReply(int http_status, absl::string_view body) {
-  if (http_status >= 200 && http_status < 300) {
+  if (http::IsSuccessStatus(http_status)) {
     return WithHttpStatus(
         absl::InternalError(absl::StrCat("HTTP ", http_status, " is not an error reply")),
         http_status);

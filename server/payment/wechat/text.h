@@ -26,36 +26,6 @@ inline std::string Printable(absl::string_view text, size_t max_len = 64) {
   return out;
 }
 
-// Text taken from a JSON string (so valid UTF-8, e.g. WeChat's Chinese error messages) made
-// safe for a status message: control characters become spaces, and it is cut at a character
-// boundary after at most `max_bytes` bytes.
-inline std::string CleanUtf8(absl::string_view text, size_t max_bytes = 512) {
-  std::string out;
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t len = 1;
-    if (c >= 0xF0) {
-      len = 4;
-    } else if (c >= 0xE0) {
-      len = 3;
-    } else if (c >= 0xC0) {
-      len = 2;
-    }
-    if (i + len > text.size() || out.size() + len > max_bytes) break;
-    if (len == 1 && (c < 0x20 || c == 0x7F)) {
-      out.push_back(' ');
-    } else if (len == 1 && c >= 0x80) {
-      out.push_back('?');  // a stray continuation byte: not from a JSON string
-    } else {
-      out.append(text.data() + i, len);
-    }
-    i += len;
-  }
-  if (i < text.size()) out += "...";
-  return out;
-}
-
 // The first value of header `name` (case-insensitive), and in *count how many there are, so
 // callers can reject duplicates. The
 // transport lower-cases names, but fakes and the sandbox need not.
