@@ -2,38 +2,21 @@
 // attempts are the retry policy's, counted on a fake clock, never slept.
 #include "storage/connect.h"
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "storage/migrations.h"
 #include "tests/integration/storage/storage_test_util.h"
+#include "tests/support/child_process.h"
 
 namespace orderquery::storage {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// A loopback port nothing listens on (bound and released by us just now).
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // Now() moves only when SleepFor is called; the real connects take what they take.
 class FakeClock final : public retry::Clock {
@@ -76,7 +59,7 @@ TEST_F(ConnectTest, ReachableDatabaseConnectsAndMigratesAtTheFirstAttempt) {
 
 TEST_F(ConnectTest, UnreachableDatabaseIsRetriedUntilTheStartupTimeout) {
   MysqlOptions o = db_->options();
-  o.port = ClosedPort();
+  o.port = ::orderquery::testing::FreePort();  // nothing listens there
   o.database = "y";
   FakeClock clock;
   const absl::Duration timeout = absl::Seconds(5);

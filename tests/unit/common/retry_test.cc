@@ -146,51 +146,53 @@ TEST(RetryTest, GivesUpAfterMaxAttemptsWithTheLastError) {
   EXPECT_EQ(clock.sleeps.size(), 3u);
 }
 
-TEST(RetryTest, NonRetryableFailureStopsAtOnce) {
-  FakeClock clock;
+// Retry over a function that always returns `result`: what came back, how often it ran, and the
+// waits on the fake clock.
+struct ConstantRun {
+  absl::Status status;
   int calls = 0;
-  absl::Status s = Retry(
-      Backoff(Policy(5)), clock, absl::InfiniteFuture(),
+  FakeClock clock;
+};
+
+template <typename Retryable>
+void RunConstant(ConstantRun& run, const absl::Status& result, int max_attempts,
+                 absl::Duration deadline_in, Retryable retryable) {
+  const absl::Time deadline =
+      deadline_in == absl::InfiniteDuration() ? absl::InfiniteFuture() : kStart + deadline_in;
+  run.status = Retry(
+      Backoff(Policy(max_attempts)), run.clock, deadline,
       [&] {
-        ++calls;
-        return absl::InvalidArgumentError("bad");
+        ++run.calls;
+        return result;
       },
-      AnyUnavailable);
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(calls, 1);
-  EXPECT_TRUE(clock.sleeps.empty());
+      retryable);
+}
+
+TEST(RetryTest, NonRetryableFailureStopsAtOnce) {
+  ConstantRun run;
+  RunConstant(run, absl::InvalidArgumentError("bad"), 5, absl::InfiniteDuration(), AnyUnavailable);
+  EXPECT_EQ(run.status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(run.calls, 1);
+  EXPECT_TRUE(run.clock.sleeps.empty());
 }
 
 TEST(RetryTest, SuccessIsNotRetried) {
-  FakeClock clock;
-  int calls = 0;
-  absl::Status s = Retry(
-      Backoff(Policy(5)), clock, absl::InfiniteFuture(),
-      [&] {
-        ++calls;
-        return absl::OkStatus();
-      },
-      [](const absl::Status&) { return true; });
-  EXPECT_TRUE(s.ok());
-  EXPECT_EQ(calls, 1);
-  EXPECT_TRUE(clock.sleeps.empty());
+  ConstantRun run;
+  RunConstant(run, absl::OkStatus(), 5, absl::InfiniteDuration(),
+              [](const absl::Status&) { return true; });
+  EXPECT_TRUE(run.status.ok());
+  EXPECT_EQ(run.calls, 1);
+  EXPECT_TRUE(run.clock.sleeps.empty());
 }
 
 TEST(RetryTest, NoWaitEndsAfterTheDeadline) {
-  FakeClock clock;
-  int calls = 0;
+  ConstantRun run;
   // Waits of 100 + 200 fit in 350 ms; the third (400) would end at 700 ms: given up.
-  absl::Status s = Retry(
-      Backoff(Policy(10)), clock, kStart + absl::Milliseconds(350),
-      [&] {
-        ++calls;
-        return absl::UnavailableError("down");
-      },
-      AnyUnavailable);
-  EXPECT_TRUE(absl::IsUnavailable(s));
-  EXPECT_EQ(calls, 3);
-  EXPECT_THAT(clock.sleeps, ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200)));
-  EXPECT_LE(clock.Now(), kStart + absl::Milliseconds(350));
+  RunConstant(run, absl::UnavailableError("down"), 10, absl::Milliseconds(350), AnyUnavailable);
+  EXPECT_TRUE(absl::IsUnavailable(run.status));
+  EXPECT_EQ(run.calls, 3);
+  EXPECT_THAT(run.clock.sleeps, ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200)));
+  EXPECT_LE(run.clock.Now(), kStart + absl::Milliseconds(350));
 }
 
 TEST(ValidateBackoffPolicyTest, NamesTheBadField) {
