@@ -14,6 +14,7 @@
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 #include "server/payment/tradeapi/http_client.h"
+#include "tests/fakes/repositories.h"
 #include "tests/unit/tradeapi/seed_example.h"
 
 namespace orderquery::usecase {
@@ -28,29 +29,8 @@ constexpr char kSeedId[] = "E01201908230414433510006";
 
 std::pair<std::string, std::string> Key(const std::string& merchant) { return {merchant, kSeedId}; }
 
-class FakeRepo : public domain::TradeOrderRepository {
- public:
-  absl::Status Upsert(const TradeOrderRecord& r) override {
-    std::lock_guard<std::mutex> l(mu);
-    ++upserts;
-    if (!upsert_error.ok()) return upsert_error;
-    rows[{r.merchant, r.trade_order_id}] = r;
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::optional<TradeOrderRecord>> Get(absl::string_view merchant,
-                                                      absl::string_view id) override {
-    std::lock_guard<std::mutex> l(mu);
-    ++gets;
-    auto it = rows.find({std::string(merchant), std::string(id)});
-    if (it == rows.end()) return std::optional<TradeOrderRecord>();
-    return std::optional<TradeOrderRecord>(it->second);
-  }
-  std::mutex mu;
-  int gets = 0;
-  int upserts = 0;
-  absl::Status upsert_error;
-  std::map<std::pair<std::string, std::string>, TradeOrderRecord> rows;
-};
+// The shared in-memory repository (tests/fakes), held to MySQL's contract by tests/contract.
+using FakeRepo = fakes::InMemoryTradeOrderRepository;
 
 // Holds GetTradeOrder callbacks until the test releases them, and counts calls.
 class FakeClient : public payment::tradeapi::MerchantTradeClient {

@@ -10,6 +10,7 @@
 
 #include "gtest/gtest.h"
 #include "server/usecase/ttl_cache.h"
+#include "tests/fakes/repositories.h"
 
 namespace orderquery::usecase {
 namespace {
@@ -18,111 +19,8 @@ using domain::RechargeOrder;
 using domain::RechargeState;
 using domain::ResultCode;
 
-class FakeRepo : public domain::RechargeRepository {
- public:
-  absl::StatusOr<domain::Session> ResolveToken(absl::string_view token, absl::Time now) override {
-    std::lock_guard<std::mutex> l(mu);
-    ++calls;
-    auto it = sessions.find(std::string(token));
-    if (it == sessions.end() || it->second.expires_at <= now)
-      return absl::UnauthenticatedError("unknown or expired token");
-    return it->second;
-  }
-  absl::StatusOr<RechargeOrder> GetOrder(absl::string_view no) override {
-    std::lock_guard<std::mutex> l(mu);
-    ++calls;
-    auto it = orders.find(std::string(no));
-    if (it == orders.end()) return absl::NotFoundError("no order");
-    return it->second;
-  }
-  absl::StatusOr<int64_t> GetBalance(int64_t user) override {
-    std::lock_guard<std::mutex> l(mu);
-    return balances[user];
-  }
-  absl::Status AppendQueryLog(const domain::QueryLogEntry& e) override {
-    std::lock_guard<std::mutex> l(mu);
-    query_log.push_back(e);
-    return absl::OkStatus();
-  }
-  absl::Status TouchLastQueried(absl::string_view no, absl::Time at) override {
-    std::lock_guard<std::mutex> l(mu);
-    orders[std::string(no)].last_queried_at = at;
-    return absl::OkStatus();
-  }
-  absl::StatusOr<domain::ApplyResult> ApplyStateChange(const domain::StateChange& c) override {
-    std::lock_guard<std::mutex> l(mu);
-    auto& o = orders[c.order_no];
-    domain::ApplyResult r;
-    if (o.state != c.to) {
-      o.state = c.to;
-      r.state_changed = true;
-    }
-    if (c.credit && !o.credited) {
-      o.credited = true;
-      balances[o.user_id] += o.amount_fen;
-      r.credited_now = true;
-      ++credits;
-    }
-    r.order = o;
-    r.balance_fen = balances[o.user_id];
-    return r;
-  }
-  // The same contract as the MySQL repository, in memory: compare-and-set on the row as read,
-  // then the query log, the change, the refresh interval, all or nothing.
-  absl::StatusOr<domain::ApplyResult> RecordOutcome(const domain::QueryOutcome& out) override {
-    std::lock_guard<std::mutex> l(mu);
-    auto it = orders.find(out.order_no);
-    if (it == orders.end()) return absl::NotFoundError("no order");
-    RechargeOrder& o = it->second;
-    domain::ApplyResult r;
-    if ((out.expect_state && o.state != *out.expect_state) ||
-        (out.expect_credited && o.credited != *out.expect_credited) ||
-        (out.change && out.change->from && o.state != *out.change->from)) {
-      r.conflict = true;
-      r.order = o;
-      return r;
-    }
-    if (out.query_log) query_log.push_back(*out.query_log);
-    if (out.change) {
-      if (o.state != out.change->to) {
-        o.state = out.change->to;
-        r.state_changed = true;
-      }
-      if (out.change->credit && !o.credited) {
-        o.credited = true;
-        balances[o.user_id] += o.amount_fen;
-        ledger_after[o.order_no] = balances[o.user_id];
-        r.credited_now = true;
-        ++credits;
-      }
-    }
-    if (out.queried_at) o.last_queried_at = *out.queried_at;
-    r.order = o;
-    r.balance_fen = balances[o.user_id];
-    return r;
-  }
-
-  // The RECHARGE ledger rows' amount_after, as the MySQL repository joins them in.
-  absl::StatusOr<domain::QueryView> LoadForQuery(absl::string_view token,
-                                                 absl::string_view order_no,
-                                                 absl::Time now) override {
-    auto v = RechargeRepository::LoadForQuery(token, order_no, now);
-    if (!v.ok()) return v;
-    std::lock_guard<std::mutex> l(mu);
-    if (auto it = ledger_after.find(std::string(order_no)); it != ledger_after.end())
-      v->credited_balance_fen = it->second;
-    return v;
-  }
-
-  std::mutex mu;
-  int calls = 0;
-  int credits = 0;
-  std::map<std::string, int64_t> ledger_after;
-  std::map<std::string, domain::Session> sessions;
-  std::map<std::string, RechargeOrder> orders;
-  std::map<int64_t, int64_t> balances;
-  std::vector<domain::QueryLogEntry> query_log;
-};
+// The shared in-memory repository (tests/fakes), held to MySQL's contract by tests/contract.
+using FakeRepo = fakes::InMemoryRechargeRepository;
 
 // Holds upstream callbacks until the test releases them, and counts queries.
 class FakeUpstream : public TransactionQuerier {
