@@ -1,6 +1,5 @@
 #include "client/orderquery_client.h"
 
-
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
