@@ -579,13 +579,37 @@ void App::Shutdown(absl::Duration grace) {
   if (services_ && services_->notify_listener) services_->notify_listener->Stop();
   if (server_) {
     server_->GetHealthCheckService()->SetServingStatus(false);
-    // Stops accepting at once; calls in flight get until the deadline, then are cancelled.
-    server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+    // Stops accepting at once; calls in flight get until the deadline, then are cancelled. gRPC
+    // still waits for every call's answer, and an answer may wait on a slow or retrying
+    // upstream: at the deadline the transport fails what is in flight, so that the answers come
+    // within the grace period.
+    const absl::Time deadline = absl::Now() + grace;
+    payment::http::Transport* transport = services_ ? services_->transport.get() : nullptr;
+    std::mutex drain_mu;
+    std::condition_variable drain_cv;
+    bool drained = false;
+    std::thread canceller([&] {
+      std::unique_lock<std::mutex> lock(drain_mu);
+      if (drain_cv.wait_until(lock, absl::ToChronoTime(deadline), [&] { return drained; })) return;
+      lock.unlock();
+      if (transport != nullptr) transport->Shutdown();
+    });
+    server_->Shutdown(absl::ToChronoTime(deadline));
     server_->Wait();
+    {
+      std::lock_guard<std::mutex> lock(drain_mu);
+      drained = true;
+    }
+    drain_cv.notify_all();
+    canceller.join();
   }
-  // Order matters: queued work finishes (it may still call upstream), then the transport stops.
-  // Scrapes read the executor and the services: no scrape after this.
+  // Order matters: no upstream callback may come after what it calls into (the executor, the
+  // use cases, a merchant's configuration) is gone. An upstream query can outlive its callers
+  // (each leaves at its own deadline): the transport fails what is left and returns once the
+  // callbacks ran, then queued work finishes (an upstream call now fails at once), then the
+  // services go. Scrapes read the executor and the services: no scrape after this.
   if (admin_listener_) admin_listener_->Stop();
+  if (services_ && services_->transport) services_->transport->Shutdown();
   executor_.reset();  // runs what is queued, then joins
   services_.reset();
 }

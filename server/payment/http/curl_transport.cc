@@ -78,6 +78,17 @@ CurlTransport::CurlTransport(std::unique_ptr<Loop> loop) : loop_(std::move(loop)
 
 CurlTransport::~CurlTransport() = default;
 
+void CurlTransport::Shutdown() {
+  std::unique_ptr<Loop> loop;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!loop_) return;
+    final_stats_ = loop_->stats();
+    loop = std::move(loop_);
+  }
+  loop.reset();  // the loop thread fails what is pending (running the callbacks), then joins
+}
+
 absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(TransportOptions options) {
   if (absl::Status s = ValidateTransportOptions(options); !s.ok()) return s;
   if (absl::Status s = GlobalInit(); !s.ok()) return s;
@@ -94,10 +105,22 @@ absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(TransportOp
 }
 
 void CurlTransport::Send(Request request, Callback done) {
-  loop_->Submit(std::move(request), std::move(done));
+  {
+    // Submit only queues and wakes the loop: cheap under the lock, and the loop cannot go
+    // (Shutdown) between the check and the queueing.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (loop_) {
+      loop_->Submit(std::move(request), std::move(done));
+      return;
+    }
+  }
+  done(absl::CancelledError("http transport shut down"));
 }
 
-CurlTransport::Stats CurlTransport::stats() const { return loop_->stats(); }
+CurlTransport::Stats CurlTransport::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return loop_ ? loop_->stats() : final_stats_;
+}
 
 absl::StatusOr<std::unique_ptr<Transport>> MakeCurlTransport(TransportOptions options) {
   absl::StatusOr<std::unique_ptr<CurlTransport>> t = CurlTransport::Create(std::move(options));

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/status.h"
@@ -89,12 +90,15 @@ class CurlTransport final : public Transport {
   // Fails every request not yet answered (CANCELLED, "transport shut down") on the loop thread,
   // then joins it. Must not be called from a callback.
   ~CurlTransport() override;
+  // The same, while the object stays: a later Send fails at once (CANCELLED, on the caller's
+  // thread) and stats() keeps the last figures. Must not be called from a callback.
+  void Shutdown() override;
 
   CurlTransport(const CurlTransport&) = delete;
   CurlTransport& operator=(const CurlTransport&) = delete;
 
   // Thread-safe and non-blocking: queues the request and wakes the loop. `done` runs exactly
-  // once on the loop thread (or on the calling thread if the transport is shutting down).
+  // once on the loop thread (or on the calling thread once the transport is shut down).
   void Send(Request request, Callback done) override;
 
   Stats stats() const;
@@ -102,7 +106,9 @@ class CurlTransport final : public Transport {
  private:
   class Loop;
   explicit CurlTransport(std::unique_ptr<Loop> loop);
-  std::unique_ptr<Loop> loop_;
+  mutable std::mutex mu_;
+  std::unique_ptr<Loop> loop_;  // guarded by mu_; null once shut down
+  Stats final_stats_;           // guarded by mu_; the figures at shutdown
 };
 
 // The factory the wiring uses.

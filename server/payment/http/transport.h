@@ -56,6 +56,10 @@ class Transport {
  public:
   virtual ~Transport() = default;
   virtual void Send(Request request, Callback done) = 0;
+  // Fails every request not yet answered (CANCELLED) and every later one at once, and returns
+  // after their callbacks have run: from then on nothing is called back from another thread.
+  // For shutdown, before whatever the callbacks use goes. Idempotent; never from a callback.
+  virtual void Shutdown() {}
 };
 
 }  // namespace orderquery::payment::http

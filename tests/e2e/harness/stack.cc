@@ -302,6 +302,12 @@ int Stack::KillServer(int i) {
   return server.process->Wait(absl::Seconds(10)).value_or(-1);
 }
 
+std::optional<int> Stack::WaitServer(int i, absl::Duration timeout) {
+  Server& server = servers_.at(i);
+  if (!server.process) return std::nullopt;
+  return server.process->Wait(timeout);
+}
+
 pid_t Stack::ServerPid(int i) const {
   const Server& server = servers_.at(i);
   return server.process ? server.process->pid() : -1;

@@ -135,6 +135,9 @@ class Stack {
   // Kills server i with SIGKILL (a crash: nothing finishes), waits for it and returns its exit
   // code (128+9), -1 if it did not die within 10 s. Its index stays taken.
   int KillServer(int i);
+  // Waits up to `timeout` for server i to exit (after a signal sent to ServerPid(i)) and returns
+  // its exit code (128+N for a signal); nullopt if it is still running. Its index stays taken.
+  std::optional<int> WaitServer(int i, absl::Duration timeout);
   pid_t ServerPid(int i) const;
   // Where server i takes WeChat notifications for `merchant` ("direct", "partner"):
   // "http://127.0.0.1:PORT/notify/wechat/direct". Empty unless its config set notify.listen.
