@@ -25,6 +25,7 @@
 #include "server/payment/wechat/model.h"
 #include "server/payment/wechat/signer.h"
 #include "server/payment/wechat/verifier.h"
+#include "tests/fakes/wechat_signing.h"
 
 namespace wechat = ::orderquery::payment::wechat;
 namespace http = ::orderquery::payment::http;

@@ -1,4 +1,4 @@
-// Reading (and, for the sandbox and tests, writing) the merchant trade API's reply (seed 001):
+// Reading the merchant trade API's reply (seed 001) (tests/fakes/tradeapi_encoder.h writes it):
 // {"code": 0, "msg": "success", "data": {…trade order…}}.
 //
 // Tolerant of what such upstreams really send:
@@ -51,24 +51,6 @@ bool IsKnownTradeStatus(int status);
 // Final statuses, served from storage without asking upstream: 支付成功 2, 失败 -1,
 // 全额退款 5, 押金退还 7. Partial refund (4) and unsettled deposit (6) can still change.
 bool IsFinalTradeStatus(int status);
-
-// How to write a reply: the upstream's quirks, one switch each, so the sandbox can serve every
-// variant the decoder must accept.
-struct EncodeOptions {
-  bool numbers_as_strings = false;      // "orderAmount": "1"
-  bool capitalized_trade_type = false;  // "TradeType" instead of "tradeType"
-  bool goods_desc_as_string = false;    // "goodsDesc": "[{…}]"
-  bool rfc3339_times = false;           // 2019-08-23T11:12:21Z instead of …21.000+0000
-};
-
-// The `data` object for `r` (absent values as null, productType/tradeType 0 as null).
-std::string EncodeTradeOrderData(const domain::TradeOrderRecord& r,
-                                 const EncodeOptions& options = {});
-// {"code":0,"msg":"success","data":…}.
-std::string EncodeTradeOrderReply(const domain::TradeOrderRecord& r,
-                                  const EncodeOptions& options = {});
-// {"code":code,"msg":msg,"data":null}.
-std::string EncodeErrorReply(int64_t code, absl::string_view msg);
 
 }  // namespace orderquery::payment::tradeapi
 

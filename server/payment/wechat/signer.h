@@ -1,5 +1,6 @@
-// WeChat Pay API v3 request signing (WECHATPAY2-SHA256-RSA2048) and the matching helpers the
-// sandbox uses to play WeChat: parse and check a request's Authorization, sign a response.
+// WeChat Pay API v3 request signing (WECHATPAY2-SHA256-RSA2048) and the messages signatures
+// cover. Playing WeChat (parsing and checking a request's Authorization, signing a response) is
+// for the sandbox and tests: tests/fakes/wechat_signing.h.
 #ifndef ORDERQUERY_SERVER_PAYMENT_WECHAT_SIGNER_H_
 #define ORDERQUERY_SERVER_PAYMENT_WECHAT_SIGNER_H_
 
@@ -37,38 +38,9 @@ absl::StatusOr<std::string> BuildAuthorization(absl::string_view mchid, absl::st
                                                absl::string_view body, int64_t timestamp,
                                                absl::string_view nonce);
 
-// The parts of an Authorization header.
-struct Authorization {
-  std::string mchid;
-  std::string nonce_str;
-  std::string signature;
-  std::string timestamp;
-  std::string serial_no;
-};
-
-// Parses an Authorization header value; INVALID_ARGUMENT naming what is wrong (wrong scheme,
-// malformed, missing/duplicate/unknown parameter). Does not check the signature.
-absl::StatusOr<Authorization> ParseAuthorization(absl::string_view header);
-
-// OK when `auth.signature` signs this request under `merchant_public_key`; INVALID_ARGUMENT
-// otherwise. The caller decides about the timestamp window and nonce replay.
-absl::Status VerifyRequestSignature(const Authorization& auth, const RsaKey& merchant_public_key,
-                                    absl::string_view method, absl::string_view path_and_query,
-                                    absl::string_view body);
-
 // "TIMESTAMP\nNONCE\nBODY\n": what a response (or notification) signature covers.
 std::string ResponseSignatureMessage(absl::string_view timestamp, absl::string_view nonce,
                                      absl::string_view body);
-
-// base64 signature over ResponseSignatureMessage(timestamp, nonce, body).
-absl::StatusOr<std::string> SignResponse(const RsaKey& private_key, absl::string_view timestamp,
-                                         absl::string_view nonce, absl::string_view body);
-
-// The four Wechatpay-* headers a signed response carries.
-absl::StatusOr<http::Headers> SignedResponseHeaders(const RsaKey& private_key,
-                                                    absl::string_view serial, int64_t timestamp,
-                                                    absl::string_view nonce,
-                                                    absl::string_view body);
 
 }  // namespace orderquery::payment::wechat
 

@@ -18,6 +18,7 @@
 #include "tests/fakes/sandbox/faults.h"
 #include "tests/fakes/sandbox/order_book.h"
 #include "tests/fakes/seed_examples.h"
+#include "tests/fakes/tradeapi_encoder.h"
 
 namespace orderquery::sandbox {
 namespace {

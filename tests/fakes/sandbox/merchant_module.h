@@ -24,7 +24,8 @@
 // tradeType 1, orderAmount = amount = mchIncome = 100) plus:
 //   "transitions": [{"to": STATUS, "after_queries": N and/or "after_ms": T}]  (as WeChat's)
 //   "variant": {"numbers_as_strings", "capitalized_trade_type", "goods_desc_as_string",
-//               "rfc3339_times": bool}      how the reply is written (decoder.h EncodeOptions)
+//               "rfc3339_times": bool}      how the reply is written
+//               (tests/fakes/tradeapi_encoder.h EncodeOptions)
 //   "raw_data": {…}    served verbatim as `data` (invalid values on purpose)
 //   "raw_body": "…"    served verbatim as the whole 200 body
 //   "latency_ms": N, "faults": [FAULT…]

@@ -26,6 +26,7 @@
 #include "tests/fakes/sandbox/wechat_certificates.h"
 #include "tests/fakes/sandbox/wechat_notify.h"
 #include "tests/fakes/seed_examples.h"
+#include "tests/fakes/wechat_signing.h"
 
 namespace orderquery::sandbox {
 namespace {

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "server/payment/wechat/signer.h"
 #include "server/payment/wechat/verifier.h"
+#include "tests/fakes/wechat_signing.h"
 
 namespace orderquery::sandbox {
 namespace {

@@ -15,6 +15,7 @@
 #include "server/payment/tradeapi/decoder.h"
 #include "server/payment/tradeapi/errors.h"
 #include "server/payment/tradeapi/http_client.h"
+#include "tests/fakes/tradeapi_encoder.h"
 #include "tests/unit/tradeapi/seed_example.h"
 
 namespace orderquery::payment::tradeapi {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 #include "server/payment/tradeapi/errors.h"
+#include "tests/fakes/tradeapi_encoder.h"
 #include "tests/unit/tradeapi/seed_example.h"
 
 namespace orderquery::payment::tradeapi {

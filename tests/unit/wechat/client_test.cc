@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/payment/wechat/errors.h"
 #include "server/payment/wechat/signer.h"
+#include "tests/fakes/wechat_signing.h"
 #include "tests/unit/wechat/test_util.h"
 
 namespace orderquery::payment::wechat {

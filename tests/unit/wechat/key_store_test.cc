@@ -21,6 +21,7 @@
 #include "server/payment/wechat/merchant.h"
 #include "server/payment/wechat/notification.h"
 #include "server/payment/wechat/signer.h"
+#include "tests/fakes/wechat_signing.h"
 #include "tests/unit/wechat/test_util.h"
 
 namespace orderquery::payment::wechat {

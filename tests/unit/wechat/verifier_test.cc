@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/payment/wechat/signer.h"
+#include "tests/fakes/wechat_signing.h"
 #include "tests/unit/wechat/test_util.h"
 
 namespace orderquery::payment::wechat {
