@@ -3,6 +3,8 @@
 #
 #   mariadb.sh start DIR   install a fresh datadir in DIR/data, start mariadbd on 127.0.0.1 at a
 #                          free port (socket in DIR), create a password user, write DIR/env
+#   mariadb.sh restart DIR start that server again on its existing datadir, port and socket
+#                          (after it was killed; tests/chaos kills it with SIGKILL)
 #   mariadb.sh stop DIR    shut that server down and remove DIR
 #
 # DIR/env has one key=value a line: host, port, user, password, socket (and database=, empty).
@@ -13,7 +15,7 @@ set -euo pipefail
 
 die() { echo "mariadb.sh: $*" >&2; exit 1; }
 
-[[ $# -eq 2 ]] || die "usage: mariadb.sh start|stop DIR"
+[[ $# -eq 2 ]] || die "usage: mariadb.sh start|restart|stop DIR"
 cmd=$1
 dir=$2
 
@@ -90,6 +92,66 @@ random_password() {
   od -An -tx1 -N18 /dev/urandom | tr -d ' \n'
 }
 
+# launch MARIADBD DIR PORT SOCKET: starts the server on DIR/data in the background, prints its pid.
+launch() {
+  local mariadbd=$1 d=$2 port=$3 sock=$4 user_args=()
+  if [[ $(id -u) -eq 0 ]]; then
+    user_args=(--user=root)
+  fi
+  # setsid + closed stdio: the caller (ctest, a demo script) must not wait on our pipes.
+  setsid "$mariadbd" --no-defaults "${user_args[@]}" \
+    --datadir="$d/data" --tmpdir="$d/tmp" --socket="$sock" --pid-file="$d/mariadbd.pid" \
+    --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
+    --log-error="$d/error.log" --skip-log-bin \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+    --default-time-zone=+00:00 --max-connections=500 \
+    --innodb-buffer-pool-size=64M --innodb-log-file-size=32M \
+    --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 \
+    --innodb-use-native-aio=0 \
+    </dev/null >>"$d/mariadbd.out" 2>&1 &
+  local pid=$!
+  disown "$pid" 2>/dev/null || true
+  echo "$pid"
+}
+
+# The value of KEY in DIR/env.
+env_value() {
+  sed -n "s/^$2=//p" "$1/env" | head -n 1
+}
+
+# Starts the server of DIR again on its existing datadir, port and socket (after it was killed:
+# InnoDB recovers what was committed). The chaos suite kills mariadbd with SIGKILL and calls this.
+restart() {
+  local d=$1 mariadbd admin port sock pid i
+  [[ -s $d/env && -d $d/data ]] || die "no server was started in $d (mariadb.sh start DIR first)"
+  d=$(cd "$d" && pwd)
+  mariadbd=$(find_bin mariadbd mysqld) || die "mariadbd not found (install mariadb-server)"
+  admin=$(find_bin mariadb-admin mysqladmin) || die "mariadb-admin not found (install mariadb-client)"
+  if pid=$(running_pid "$d") && [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]; then
+    die "mariadbd $pid of $d is still running"
+  fi
+  port=$(env_value "$d" port)
+  sock=$(env_value "$d" socket)
+  rm -f "$d/mariadbd.pid" "$sock"
+  pid=$(launch "$mariadbd" "$d" "$port" "$sock")
+  # Crash recovery of a small datadir takes seconds; a port still held elsewhere fails fast.
+  for ((i = 0; i < 600; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 30 "$d/error.log" >&2 || true
+      die "mariadbd exited during restart (log above)"
+    fi
+    if "$admin" --defaults-file="$d/client.cnf" --protocol=tcp --connect-timeout=2 ping >/dev/null 2>&1; then
+      [[ -s $d/mariadbd.pid ]] || echo "$pid" >"$d/mariadbd.pid"
+      echo "mariadb.sh: mariadbd (pid $(<"$d/mariadbd.pid")) restarted on 127.0.0.1:$port"
+      return 0
+    fi
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  tail -n 30 "$d/error.log" >&2 || true
+  die "mariadbd did not answer within 60s of its restart (log above)"
+}
+
 start() {
   local d=$1
   local install_db mariadbd admin
@@ -147,19 +209,7 @@ SQL
   local attempt port pid i up
   for ((attempt = 0; attempt < 5; attempt++)); do
     port=$(pick_port)
-    # setsid + closed stdio: the caller (ctest, a demo script) must not wait on our pipes.
-    setsid "$mariadbd" --no-defaults "${user_args[@]}" \
-      --datadir="$d/data" --tmpdir="$d/tmp" --socket="$sock" --pid-file="$d/mariadbd.pid" \
-      --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
-      --log-error="$d/error.log" --skip-log-bin \
-      --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-      --default-time-zone=+00:00 --max-connections=500 \
-      --innodb-buffer-pool-size=64M --innodb-log-file-size=32M \
-      --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 \
-      --innodb-use-native-aio=0 \
-      </dev/null >>"$d/mariadbd.out" 2>&1 &
-    pid=$!
-    disown "$pid" 2>/dev/null || true
+    pid=$(launch "$mariadbd" "$d" "$port" "$sock")
     echo "$pid" >"$d/mariadbd.pid.launch"
 
     cat >"$client_cnf" <<CNF
@@ -212,6 +262,7 @@ ENV
 
 case $cmd in
   start) start "$dir" ;;
+  restart) restart "$dir" ;;
   stop)
     if [[ -d $dir ]]; then
       stop_server "$dir"
@@ -219,5 +270,5 @@ case $cmd in
     fi
     echo "mariadb.sh: stopped and removed $dir"
     ;;
-  *) die "unknown command '$cmd' (start|stop)" ;;
+  *) die "unknown command '$cmd' (start|restart|stop)" ;;
 esac
