@@ -34,6 +34,9 @@ constexpr char kGlobalHelp[] =
     "  --target HOST:PORT   server (default 127.0.0.1:50051, or $OQCTL_TARGET)\n"
     "  --tls                use TLS; --ca FILE trusts this CA; --cert/--key FILE for mTLS\n"
     "  --deadline DURATION  per call, retries included (default 5s; e.g. 500ms, 2s)\n"
+    "  --api-key-file FILE  the caller's API key (metadata x-api-key; vehicle and trade need\n"
+    "                       one, --force-refresh an operator's); else $OQCTL_API_KEY, else\n"
+    "                       --api-key KEY (visible in the process list: avoid it)\n"
     "  --json               print the response as proto JSON\n"
     "  --help               this text; `oqctl COMMAND --help` for one command\n"
     "Exit codes: 0 OK; 1-16 the gRPC status code of a failed call (e.g. 14 UNAVAILABLE,\n"
@@ -164,6 +167,16 @@ int main(int argc, char** argv) {
       return Usage("--deadline takes a duration like 500ms or 2s");
     }
     opts.deadline = d;
+  }
+  if (const std::string* file = need("--api-key-file")) {
+    std::ifstream in(*file);
+    if (!in.good()) return Usage("--api-key-file: cannot read " + *file);
+    std::getline(in, opts.api_key);
+    if (!opts.api_key.empty() && opts.api_key.back() == '\r') opts.api_key.pop_back();
+  } else if (const char* env = std::getenv("OQCTL_API_KEY"); env && *env) {
+    opts.api_key = env;
+  } else if (const std::string* k = need("--api-key")) {
+    opts.api_key = *k;
   }
   const bool json = args.switches.count("--json") > 0;
   const bool force = args.switches.count("--force-refresh") > 0;

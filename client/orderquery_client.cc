@@ -62,6 +62,7 @@ absl::Status OrderQueryClient::WithRetries(Call call) {
       [&] {
         grpc::ClientContext ctx;
         ctx.set_deadline(absl::ToChronoTime(deadline));
+        if (!options_.api_key.empty()) ctx.AddMetadata("x-api-key", options_.api_key);
         return FromGrpc(call(&ctx));
       },
       [](const absl::Status& s) { return absl::IsUnavailable(s); });

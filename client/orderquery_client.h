@@ -37,6 +37,10 @@ struct ClientOptions {
   int max_attempts = 3;                        // UNAVAILABLE is retried up to this many tries
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(1);
+  // The caller's API key, sent as metadata x-api-key on every call: GetVehicleTransaction and
+  // GetTradeOrder need one (unless the server has no callers configured), force_refresh an
+  // operator's. Empty = none.
+  std::string api_key;
 };
 
 class OrderQueryClient {

@@ -27,6 +27,10 @@ type Config struct {
 	UpstreamCertFile    string
 	UpstreamKeyFile     string
 	UpstreamServerName  string
+	// The gateway's own API key for orderqueryd (metadata x-api-key), sent only for requests on
+	// the internal listener: orderqueryd's internal RPCs (vehicle, trade) need one.
+	UpstreamAPIKey     string
+	UpstreamAPIKeyFile string
 	RequestTimeout      time.Duration
 	MaxTimeout          time.Duration
 	HealthTimeout       time.Duration
@@ -129,6 +133,8 @@ func keys(c *Config) []configKey {
 		{"upstream.cert_file", "", "client certificate for mTLS (with upstream.key_file)", parseString(&c.UpstreamCertFile)},
 		{"upstream.key_file", "", "client key for mTLS", parseString(&c.UpstreamKeyFile)},
 		{"upstream.server_name", "", "TLS server name to verify (empty = the target's host)", parseString(&c.UpstreamServerName)},
+		{"upstream.api_key", "", "the gateway's API key at orderqueryd (secret; sent as x-api-key for internal-listener requests only)", parseString(&c.UpstreamAPIKey)},
+		{"upstream.api_key_file", "", "file holding that API key (a Kubernetes Secret, say)", parseString(&c.UpstreamAPIKeyFile)},
 		{"upstream.connections", "1", "HTTP/2 connections to orderqueryd, used round robin", func(_ *Config, v string) error {
 			if err := parseInt64(&conns, 1, 64)(c, v); err != nil {
 				return err
@@ -282,6 +288,19 @@ func (c *Config) validate() error {
 		}
 		if _, err := os.Stat(k.v); err != nil {
 			return fail(k.name, "cannot read %s", k.v)
+		}
+	}
+	if c.UpstreamAPIKeyFile != "" {
+		if c.UpstreamAPIKey != "" {
+			return fail("upstream.api_key_file", "give upstream.api_key or upstream.api_key_file, not both")
+		}
+		raw, err := os.ReadFile(c.UpstreamAPIKeyFile)
+		if err != nil {
+			return fail("upstream.api_key_file", "cannot read %s", c.UpstreamAPIKeyFile)
+		}
+		c.UpstreamAPIKey = strings.TrimSpace(string(raw))
+		if c.UpstreamAPIKey == "" {
+			return fail("upstream.api_key_file", "%s is empty", c.UpstreamAPIKeyFile)
 		}
 	}
 	if c.MaxTimeout < c.RequestTimeout {

@@ -287,8 +287,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(ls) > 2 {
 		admin = ls[2].ln.Addr().String()
 	}
-	log.Info("start", fmt.Sprintf(" listen=%s internal_listen=%s admin_listen=%s upstream=%s upstream_tls=%t",
-		ls[0].ln.Addr(), ls[1].ln.Addr(), admin, cfg.UpstreamTarget, cfg.UpstreamTLS))
+	log.Info("start", fmt.Sprintf(" listen=%s internal_listen=%s admin_listen=%s upstream=%s upstream_tls=%t upstream_api_key=%t",
+		ls[0].ln.Addr(), ls[1].ln.Addr(), admin, cfg.UpstreamTarget, cfg.UpstreamTLS, cfg.UpstreamAPIKey != ""))
 	log.Flush()
 	fmt.Fprintf(stdout, "gateway listening on %s\n", ls[0].ln.Addr())
 	fmt.Fprintf(stdout, "gateway internal listening on %s\n", ls[1].ln.Addr())

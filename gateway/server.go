@@ -47,6 +47,32 @@ type reqInfo struct {
 	called   int32 // set by the interceptor once the call to orderqueryd starts
 	grpcCode string
 	errMsg   string
+	apiKey   string // the gateway's own key, set for internal-listener requests only
+}
+
+// apiKeyMetadata is how orderqueryd takes a caller's API key.
+const apiKeyMetadata = "x-api-key"
+
+// identified is the upstream as the muxes see it: every call carries the gateway's own API key
+// when it serves the internal listener, and never a key of anybody else's.
+type identified struct{ grpc.ClientConnInterface }
+
+func withIdentity(ctx context.Context) context.Context {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	md = md.Copy()
+	delete(md, apiKeyMetadata)
+	if ri := infoFrom(ctx); ri != nil && ri.apiKey != "" {
+		md[apiKeyMetadata] = []string{ri.apiKey}
+	}
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+func (c identified) Invoke(ctx context.Context, method string, args, reply interface{}, opts ...grpc.CallOption) error {
+	return c.ClientConnInterface.Invoke(withIdentity(ctx), method, args, reply, opts...)
+}
+
+func (c identified) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return c.ClientConnInterface.NewStream(withIdentity(ctx), desc, method, opts...)
 }
 
 func infoFrom(ctx context.Context) *reqInfo {
@@ -87,9 +113,9 @@ func NewGateway(cfg *Config, upstream grpc.ClientConnInterface, openapi []byte, 
 		ctx := context.Background()
 		var err error
 		if c.Name == "seed001" {
-			err = oq.RegisterTradeOrderServiceHandlerClient(ctx, mux, oq.NewTradeOrderServiceClient(upstream))
+			err = oq.RegisterTradeOrderServiceHandlerClient(ctx, mux, oq.NewTradeOrderServiceClient(identified{upstream}))
 		} else {
-			err = oq.RegisterOrderQueryServiceHandlerClient(ctx, mux, oq.NewOrderQueryServiceClient(upstream))
+			err = oq.RegisterOrderQueryServiceHandlerClient(ctx, mux, oq.NewOrderQueryServiceClient(identified{upstream}))
 		}
 		if err != nil {
 			return nil, err
@@ -131,6 +157,9 @@ func (g *Gateway) Handler(listener string, internal bool) http.Handler {
 		start := time.Now()
 		rw := &recordingWriter{ResponseWriter: w}
 		ri := &reqInfo{}
+		if internal {
+			ri.apiKey = g.cfg.UpstreamAPIKey
+		}
 		route := "-"
 		defer func() {
 			d := time.Since(start)

@@ -362,3 +362,56 @@ func TestOpenAPIDescribesWhatTheGatewaySends(t *testing.T) {
 		t.Errorf("seed 001's query parameter is not tradeOrderId: %v", get["parameters"])
 	}
 }
+
+func TestOnlyTheInternalListenerSendsTheGatewaysAPIKey(t *testing.T) {
+	up := &fakeUpstream{reply: &oq.QueryRechargeOrderResponse{Code: 2042, Msg: "订单未支付"}}
+	g := newTestGateway(t, up)
+	g.cfg.UpstreamAPIKey = "gw-key-0123456789abcdef"
+	// Internal: the gateway's key, whatever the caller sent.
+	for _, hdr := range []map[string]string{nil, {"x-api-key": "callers-own"}, {"Grpc-Metadata-X-Api-Key": "callers-own"}} {
+		up.md = nil
+		w, _ := do(g.Handler("internal", true), "GET", "/api/trade_order/get?tradeOrderId=E1", "", hdr)
+		if w.Code != 200 {
+			t.Fatalf("internal: %d %s", w.Code, w.Body)
+		}
+		if got := up.md.Get(apiKeyMetadata); len(got) != 1 || got[0] != "gw-key-0123456789abcdef" {
+			t.Errorf("internal %v: x-api-key %v", hdr, got)
+		}
+	}
+	// Public: never a key, not even one the caller sends.
+	for _, hdr := range []map[string]string{{"appid": "wxA", "token": "t"}, {"appid": "wxA", "token": "t", "x-api-key": "callers-own"},
+		{"appid": "wxA", "token": "t", "Grpc-Metadata-X-Api-Key": "callers-own"}} {
+		up.md = nil
+		w, _ := do(g.Handler("public", false), "POST", "/app/app/recharge/queryOrder", `{"orderNo":"R1"}`, hdr)
+		if w.Code != 200 || up.method != "/orderquery.v1.OrderQueryService/QueryRechargeOrder" {
+			t.Fatalf("public: %d %s", w.Code, w.Body)
+		}
+		if got := up.md.Get(apiKeyMetadata); len(got) != 0 {
+			t.Errorf("public %v: x-api-key %v sent", hdr, got)
+		}
+	}
+}
+
+func TestAPIKeyFromAFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "key")
+	if err := os.WriteFile(file, []byte("gw-key-from-file-01234\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GATEWAY_UPSTREAM_API_KEY_FILE": file}
+	cfg, err := LoadConfig("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("key file: %v", err)
+	}
+	if cfg.UpstreamAPIKey != "gw-key-from-file-01234" {
+		t.Fatalf("key file: key %q", cfg.UpstreamAPIKey)
+	}
+	env["GATEWAY_UPSTREAM_API_KEY"] = "also-given"
+	if _, err := LoadConfig("", func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("key and key file: %v", err)
+	}
+	env = map[string]string{"GATEWAY_UPSTREAM_API_KEY_FILE": filepath.Join(dir, "missing")}
+	if _, err := LoadConfig("", func(k string) string { return env[k] }); err == nil || strings.Contains(err.Error(), "gw-key") {
+		t.Errorf("missing key file: %v", err)
+	}
+}

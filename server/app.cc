@@ -76,6 +76,7 @@ struct App::Services {
   std::unique_ptr<http::Listener> notify_listener;
   std::unique_ptr<usecase::VehicleQuery> vehicle;
   std::unique_ptr<usecase::TradeQuery> trade;
+  std::unique_ptr<service::CallerAuth> auth;
   std::unique_ptr<service::OrderQueryServiceImpl> order_query;
   std::unique_ptr<service::TradeOrderServiceImpl> trade_order;
 };
@@ -272,10 +273,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
   s.trade = std::make_unique<usecase::TradeQuery>(s.trade_repo.get(), s.merchant.get(),
                                                   app->executor_.get(), c.default_trade_merchant,
                                                   absl::Milliseconds(c.trade_refresh_interval_ms));
+  auto auth = service::CallerAuth::FromConfig(c);
+  if (!auth.ok()) return auth.status();
+  s.auth = std::move(*auth);
   s.order_query = std::make_unique<service::OrderQueryServiceImpl>(
-      s.recharge.get(), s.vehicle.get(), app->metrics_.get());
-  s.trade_order =
-      std::make_unique<service::TradeOrderServiceImpl>(s.trade.get(), app->metrics_.get());
+      s.recharge.get(), s.vehicle.get(), s.auth.get(), app->metrics_.get());
+  s.trade_order = std::make_unique<service::TradeOrderServiceImpl>(s.trade.get(), s.auth.get(),
+                                                                   app->metrics_.get());
   app->RegisterMetrics();
   log::Info("wiring_done", {{"wechat_merchants", static_cast<int>(s.wechat_merchants.size())},
                             {"trade_merchants", static_cast<int>(c.trade_merchants.size())}});

@@ -344,6 +344,26 @@ const std::vector<KeyDef<TradeMerchantConfig>>& TradeKeys() {
   return *keys;
 }
 
+const std::vector<KeyDef<CallerConfig>>& CallerKeys() {
+  using C = CallerConfig;
+  static const auto* keys = new std::vector<KeyDef<C>>{
+      Str<C>(
+          "key", "the caller's API key, sent as metadata x-api-key (secret)",
+          [](C & c) -> auto& { return c.key; }, true),
+      Str<C>(
+          "key_file", "file holding the API key", [](C & c) -> auto& { return c.key_file; }),
+      Str<C>(
+          "key_sha256", "hex SHA-256 of the API key (instead of the key)",
+          [](C & c) -> auto& { return c.key_sha256; }),
+      List<C>(
+          "methods", "full method names it may call, or * (comma list)",
+          [](C & c) -> auto& { return c.methods; }),
+      Bool<C>(
+          "operator", "may set force_refresh", [](C & c) -> auto& { return c.operator_; }),
+  };
+  return *keys;
+}
+
 absl::Status KeyError(const std::string& key, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(key, " (", EnvName(key), "): ", why));
 }
@@ -556,6 +576,21 @@ absl::Status Validate(const Config& c) {
   if (!c.default_trade_merchant.empty() && !c.trade_merchants.count(c.default_trade_merchant)) {
     return KeyError("trade.default_merchant", "names no configured trade merchant");
   }
+  for (const auto& [name, caller] : c.auth.callers) {
+    std::string p = "auth.callers." + name + ".";
+    const int given = !caller.key.empty() + !caller.key_file.empty() + !caller.key_sha256.empty();
+    if (given != 1) return KeyError(p + "key", "give exactly one of key, key_file, key_sha256");
+    if (!caller.key.empty() && caller.key.size() < 16) {
+      return KeyError(p + "key", "must be at least 16 characters (its value is not shown)");
+    }
+    if (!caller.key_sha256.empty() &&
+        (caller.key_sha256.size() != 64 ||
+         !std::all_of(caller.key_sha256.begin(), caller.key_sha256.end(), ::isxdigit))) {
+      return KeyError(p + "key_sha256", "must be 64 hex digits");
+    }
+    if (auto s = CheckReadable(p + "key_file", caller.key_file); !s.ok()) return s;
+    if (caller.methods.empty()) return KeyError(p + "methods", "at least one method (or *)");
+  }
   return absl::OkStatus();
 }
 
@@ -611,7 +646,7 @@ absl::StatusOr<Config> Load(const std::string& path, const Env& env) {
   }
   for (const auto& [k, v] : flat) {
     if (known.count(k) || k.rfind("wechat.merchants.", 0) == 0 ||
-        k.rfind("trade.merchants.", 0) == 0)
+        k.rfind("trade.merchants.", 0) == 0 || k.rfind("auth.callers.", 0) == 0)
       continue;
     return KeyError(k, "unknown key");
   }
@@ -620,6 +655,8 @@ absl::StatusOr<Config> Load(const std::string& path, const Env& env) {
     return s;
   if (auto s = ApplyMerchantKeys("trade.merchants", TradeKeys(), flat, env, &c.trade_merchants);
       !s.ok())
+    return s;
+  if (auto s = ApplyMerchantKeys("auth.callers", CallerKeys(), flat, env, &c.auth.callers); !s.ok())
     return s;
   if (auto s = Validate(c); !s.ok()) return s;
   return c;
@@ -653,6 +690,16 @@ std::string KeysHelp() {
   for (const auto& def : TradeKeys()) {
     std::string d = def.get(td);
     out << "  trade.merchants.NAME." << def.name << "  [ORDERQUERY_TRADE_MERCHANTS_NAME_"
+        << EnvName(def.name).substr(11) << "]  " << def.help;
+    if (!d.empty() && !def.secret) out << " (default " << d << ")";
+    out << "\n";
+  }
+  out << "\nCallers of the internal RPCs (vehicle, trade; force_refresh): auth.callers.NAME.KEY "
+         "(env list ORDERQUERY_AUTH_CALLERS):\n";
+  CallerConfig cd;
+  for (const auto& def : CallerKeys()) {
+    std::string d = def.get(cd);
+    out << "  auth.callers.NAME." << def.name << "  [ORDERQUERY_AUTH_CALLERS_NAME_"
         << EnvName(def.name).substr(11) << "]  " << def.help;
     if (!d.empty() && !def.secret) out << " (default " << d << ")";
     out << "\n";

@@ -107,6 +107,23 @@ struct AdminConfig {
   std::string listen;  // host:port; empty = off
 };
 
+// A service that may call the internal RPCs (GetVehicleTransaction, GetTradeOrder): it
+// presents its API key as gRPC metadata `x-api-key`. Exactly one of key, key_file, key_sha256.
+struct CallerConfig {
+  std::string name;
+  std::string key;                   // secret
+  std::string key_file;              // file holding the key
+  std::string key_sha256;            // hex SHA-256 of the key (the config then holds no secret)
+  std::vector<std::string> methods;  // full method names ("/pkg.Service/Method") or "*"
+  bool operator_ = false;            // may set force_refresh
+};
+
+// Who may call what. With no callers, env development leaves the internal RPCs open (the
+// demo's default) and env production refuses them.
+struct AuthConfig {
+  std::map<std::string, CallerConfig> callers;
+};
+
 // How long rows that only grow are kept (deleted in bounded batches by a background task).
 struct RetentionConfig {
   int query_log_days = 90;      // t_user_order_query_log; 0 = keep forever
@@ -148,6 +165,7 @@ struct Config {
   ReconcileConfig reconcile;
   AdminConfig admin;
   RetentionConfig retention;
+  AuthConfig auth;
 };
 
 using Env = std::map<std::string, std::string>;

@@ -7,8 +7,8 @@
 namespace orderquery::service {
 namespace {
 
-constexpr char kRechargeMethod[] = "/orderquery.v1.OrderQueryService/QueryRechargeOrder";
-constexpr char kVehicleMethod[] = "/orderquery.v1.OrderQueryService/GetVehicleTransaction";
+constexpr const char* kRechargeMethod = kQueryRechargeOrderMethod;
+constexpr const char* kVehicleMethod = kGetVehicleTransactionMethod;
 
 std::string Metadata(const grpc::CallbackServerContext* ctx, const char* key) {
   const auto& md = ctx->client_metadata();
@@ -87,6 +87,12 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::GetVehicleTransaction(
     v1::VehicleTransaction* resp) {
   const auto started = RpcMetrics::Clock::now();
   auto* reactor = ctx->DefaultReactor();
+  if (absl::Status a = auth_->Authorize(ctx, kVehicleMethod); !a.ok()) {
+    grpc::Status s = ToCallerStatus(a, ctx, kVehicleMethod, Upstream::kWechat);
+    vehicle_metrics_.Record(started, s.error_code());
+    reactor->Finish(s);
+    return reactor;
+  }
   usecase::VehicleQueryRequest r;
   r.out_trade_no = req->out_trade_no();
   r.sub_mchid = req->sub_mchid();

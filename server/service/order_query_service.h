@@ -5,6 +5,7 @@
 
 #include "orderquery/v1/service.grpc.pb.h"
 #include "server/common/metrics.h"
+#include "server/service/auth.h"
 #include "server/service/rpc_metrics.h"
 #include "server/usecase/recharge_query.h"
 #include "server/usecase/vehicle_query.h"
@@ -13,11 +14,12 @@ namespace orderquery::service {
 
 class OrderQueryServiceImpl final : public v1::OrderQueryService::CallbackService {
  public:
-  // `metrics` may be null (no RPC metrics).
+  // `metrics` may be null (no RPC metrics); `auth` decides who may call GetVehicleTransaction.
   OrderQueryServiceImpl(usecase::RechargeQuery* recharge, usecase::VehicleQuery* vehicle,
-                        metrics::Registry* metrics = nullptr)
+                        const CallerAuth* auth, metrics::Registry* metrics = nullptr)
       : recharge_(recharge),
         vehicle_(vehicle),
+        auth_(auth),
         recharge_metrics_(metrics, "/orderquery.v1.OrderQueryService/QueryRechargeOrder"),
         vehicle_metrics_(metrics, "/orderquery.v1.OrderQueryService/GetVehicleTransaction") {}
 
@@ -31,6 +33,7 @@ class OrderQueryServiceImpl final : public v1::OrderQueryService::CallbackServic
  private:
   usecase::RechargeQuery* recharge_;
   usecase::VehicleQuery* vehicle_;
+  const CallerAuth* auth_;
   RpcMetrics recharge_metrics_;
   RpcMetrics vehicle_metrics_;
 };

@@ -10,6 +10,12 @@ grpc::ServerUnaryReactor* TradeOrderServiceImpl::GetTradeOrder(grpc::CallbackSer
                                                                v1::GetTradeOrderResponse* resp) {
   const auto started = RpcMetrics::Clock::now();
   auto* reactor = ctx->DefaultReactor();
+  if (absl::Status a = auth_->Authorize(ctx, kGetTradeOrderMethod); !a.ok()) {
+    grpc::Status s = ToCallerStatus(a, ctx, kGetTradeOrderMethod, Upstream::kMerchantApi);
+    metrics_.Record(started, s.error_code());
+    reactor->Finish(s);
+    return reactor;
+  }
   usecase::TradeQueryRequest r;
   r.merchant = req->merchant();
   r.trade_order_id = req->trade_order_id();
@@ -19,8 +25,7 @@ grpc::ServerUnaryReactor* TradeOrderServiceImpl::GetTradeOrder(grpc::CallbackSer
                              m = &metrics_](absl::StatusOr<usecase::TradeQueryResult> result) {
     if (!result.ok()) {
       grpc::Status s =
-          ToCallerStatus(result.status(), ctx, "/orderquery.v1.TradeOrderService/GetTradeOrder",
-                         Upstream::kMerchantApi);
+          ToCallerStatus(result.status(), ctx, kGetTradeOrderMethod, Upstream::kMerchantApi);
       m->Record(started, s.error_code());
       return reactor->Finish(s);
     }

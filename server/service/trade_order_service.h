@@ -5,6 +5,7 @@
 
 #include "orderquery/v1/service.grpc.pb.h"
 #include "server/common/metrics.h"
+#include "server/service/auth.h"
 #include "server/service/rpc_metrics.h"
 #include "server/usecase/trade_query.h"
 
@@ -12,15 +13,17 @@ namespace orderquery::service {
 
 class TradeOrderServiceImpl final : public v1::TradeOrderService::CallbackService {
  public:
-  // `metrics` may be null (no RPC metrics).
-  explicit TradeOrderServiceImpl(usecase::TradeQuery* trade, metrics::Registry* metrics = nullptr)
-      : trade_(trade), metrics_(metrics, "/orderquery.v1.TradeOrderService/GetTradeOrder") {}
+  // `metrics` may be null (no RPC metrics); `auth` decides who may call.
+  TradeOrderServiceImpl(usecase::TradeQuery* trade, const CallerAuth* auth,
+                        metrics::Registry* metrics = nullptr)
+      : trade_(trade), auth_(auth), metrics_(metrics, kGetTradeOrderMethod) {}
   grpc::ServerUnaryReactor* GetTradeOrder(grpc::CallbackServerContext* ctx,
                                           const v1::GetTradeOrderRequest* req,
                                           v1::GetTradeOrderResponse* resp) override;
 
  private:
   usecase::TradeQuery* trade_;
+  const CallerAuth* auth_;
   RpcMetrics metrics_;
 };
 

@@ -322,6 +322,9 @@ class GatewayRest(unittest.TestCase):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             oq_port = sock.getsockname()[1]
+        cls.gateway_key_file = os.path.join(cls.tmp, "gateway_api_key")
+        with open(cls.gateway_key_file, "w") as f:
+            f.write("gw-" + secrets.token_hex(16) + "\n")
         oq_config = {
             "listen": "127.0.0.1:%d" % oq_port,
             "db": {"host": db["host"], "port": int(db["port"]), "user": db["user"],
@@ -333,6 +336,11 @@ class GatewayRest(unittest.TestCase):
             "trade": {"default_merchant": "shop", "merchants": {
                 "shop": {"base_url": "http://" + sandbox_addr, "mch_id": "20000000",
                          "key": "sandbox-trade-key"}}},
+            # The internal RPCs need a service identity: the gateway's own API key.
+            "auth": {"callers": {"gateway": {
+                "key_file": cls.gateway_key_file,
+                "methods": ["/orderquery.v1.OrderQueryService/GetVehicleTransaction",
+                            "/orderquery.v1.TradeOrderService/GetTradeOrder"]}}},
         }
         oq_config_path = os.path.join(cls.tmp, "orderqueryd.json")
         write_json(oq_config_path, oq_config)
@@ -366,7 +374,9 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
         gw_config = os.path.join(cls.tmp, "gateway.json")
         write_json(gw_config, {"listen": "127.0.0.1:0", "internal_listen": "127.0.0.1:0",
                                "admin": {"listen": "127.0.0.1:0"},
-                               "upstream": {"target": cls.oq_addr}, "max_body_bytes": 4096,
+                               "upstream": {"target": cls.oq_addr,
+                                            "api_key_file": cls.gateway_key_file},
+                               "max_body_bytes": 4096,
                                "request_timeout_ms": 10000})
         gw = Proc("orderquery-gateway", [os.path.join(BUILD, "gateway/orderquery-gateway"),
                                          "--config", gw_config], cls.tmp)
@@ -502,6 +512,33 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
                 self.assertEnvelope(status, body, 404, 4041)
                 status, _, text, _ = http("GET", self.internal + path)
                 self.assertEqual(status, 200, text)
+
+    def test_internal_routes_need_the_gateways_identity(self):
+        # A gateway without the key reaches orderqueryd's internal RPCs no more than anybody
+        # else: UNAUTHENTICATED (401), on both seeds' contracts.
+        cfg = os.path.join(self.tmp, "gateway-nokey.json")
+        write_json(cfg, {"listen": "127.0.0.1:0", "internal_listen": "127.0.0.1:0",
+                         "upstream": {"target": self.oq_addr}})
+        gw = Proc("orderquery-gateway-nokey", [os.path.join(BUILD, "gateway/orderquery-gateway"),
+                                               "--config", cfg], self.tmp)
+        try:
+            internal = "http://" + gw.wait_for("gateway internal listening on ")[0]
+            status, body, text, _ = http("GET", internal + "/api/trade_order/get?tradeOrderId=E01201908230414433510006")
+            self.assertEnvelope(status, body, 401, 4010)
+            status, body, text, _ = http(
+                "GET", internal + "/v3/vehicle/transactions/out-trade-no/20150806125346?sub_mchid=" + SUB_MCHID)
+            self.assertEqual(status, 401, text)
+        finally:
+            gw.stop()
+        # The gateway with its key: the same calls answer.
+        status, _, text, _ = http("GET", self.internal + "/api/trade_order/get?tradeOrderId=E01201908230414433510006")
+        self.assertEqual(status, 200, text)
+        with open(self.gateway_key_file) as f:
+            key = f.read().strip()
+        for log in ("orderqueryd.log", "orderquery-gateway.log", "orderquery-gateway-nokey.log"):
+            path = os.path.join(self.tmp, log)
+            if os.path.exists(path):
+                self.assertNotIn(key, read(path), log)
 
     # --- seed 001 ------------------------------------------------------------------------------
 

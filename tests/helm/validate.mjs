@@ -152,8 +152,9 @@ function serverKeys() {
   const keys = helpKeys(orderqueryd, /^ {2}([A-Za-z0-9_.]+) {2}\[ORDERQUERY_/gm);
   if (keys.size) return { keys, from: "orderqueryd --help" };
   const src = readFileSync(path.join(chartDir, "../../server/config/config.cc"), "utf8");
-  for (const m of src.matchAll(/(?:Str|Int|Bool|List)<(Config|W|T)>\(\s*"([^"]+)"/g)) {
-    keys.add(m[1] === "Config" ? m[2] : `${m[1] === "W" ? "wechat" : "trade"}.merchants.*.${m[2]}`);
+  const group = { W: "wechat.merchants", T: "trade.merchants", C: "auth.callers" };
+  for (const m of src.matchAll(/(?:Str|Int|Bool|List)<(Config|W|T|C)>\(\s*"([^"]+)"/g)) {
+    keys.add(m[1] === "Config" ? m[2] : `${group[m[1]]}.*.${m[2]}`);
   }
   return { keys, from: "server/config/config.cc" };
 }
@@ -260,7 +261,7 @@ async function checkCommon(label, r, values) {
   for (const [who, cfg] of [["orderqueryd", serverCfg], ["gateway", gatewayCfg]]) {
     if (!cfg) continue;
     const { keys, from } = keySources[who];
-    const flat = Object.keys(flatten(cfg)).map((k) => k.replace(/^(wechat|trade)\.merchants\.[^.]+\./, "$1.merchants.*."));
+    const flat = Object.keys(flatten(cfg)).map((k) => k.replace(/^(wechat\.merchants|trade\.merchants|auth\.callers)\.[^.]+\./, "$1.*."));
     const unknown = flat.filter((k) => !keys.has(k) && !pendingKeys[who].has(k));
     check(`${label}: ${who} config.json uses only keys that ${from} lists`, unknown.length === 0, unknown.join(","));
     const pending = flat.filter((k) => pendingKeys[who].has(k) && !keys.has(k));
@@ -345,6 +346,23 @@ async function checkCommon(label, r, values) {
           serverCfg.wechat.merchants[name].private_key_file.startsWith(mount.mountPath + "/") &&
           (!m.apiV3KeyKey || serverCfg.wechat.merchants[name].apiv3_key_file === `${mount.mountPath}/${m.apiV3KeyKey}`));
     }
+    // API keys of the callers of the internal RPCs: files from their Secrets, never values.
+    const callers = { ...(r.values.auth?.callers || {}) };
+    if (r.values.auth?.gatewayKeySecret?.name) {
+      callers.gateway = { secretName: r.values.auth.gatewayKeySecret.name, keyKey: r.values.auth.gatewayKeySecret.key,
+        methods: ["/orderquery.v1.OrderQueryService/GetVehicleTransaction", "/orderquery.v1.TradeOrderService/GetTradeOrder"] };
+    }
+    check(`${label}: orderqueryd's callers are exactly the configured ones`,
+      Object.keys(serverCfg.auth?.callers || {}).sort().join(",") === Object.keys(callers).sort().join(","));
+    for (const [name, a] of Object.entries(callers)) {
+      const vol = d.spec.template.spec.volumes.find((v) => v.secret?.secretName === a.secretName);
+      const mount = vol && c.volumeMounts.find((vm) => vm.name === vol.name);
+      const cc = serverCfg.auth?.callers?.[name];
+      check(`${label}: caller ${name}'s API key mounted read-only from Secret ${a.secretName}`,
+        !!mount && mount.readOnly === true && mount.mountPath === `/etc/orderquery/auth/${name}` && !!cc &&
+          cc.key_file === `${mount.mountPath}/${a.keyKey || "api-key"}` && cc.key === undefined &&
+          JSON.stringify(cc.methods) === JSON.stringify(a.methods) && !!cc.operator === !!a.operator);
+    }
   }
 
   const gd = named(r, "Deployment", gatewayName);
@@ -363,6 +381,17 @@ async function checkCommon(label, r, values) {
     check(`${label}: gateway calls orderqueryd's Service`,
       gatewayCfg.upstream.target === `${serverName}.payments.svc:${r.values.server.ports.grpc}` && !!named(r, "Service", serverName));
     check(`${label}: gateway uses TLS to orderqueryd exactly when orderqueryd serves TLS`, (gatewayCfg.upstream.tls === true) === !!serverCfg?.tls);
+    const gk = r.values.auth?.gatewayKeySecret;
+    if (gk?.name) {
+      const vol = gd.spec.template.spec.volumes.find((v) => v.secret?.secretName === gk.name);
+      const mount = vol && c.volumeMounts.find((vm) => vm.name === vol.name);
+      check(`${label}: gateway's API key mounted read-only from Secret ${gk.name} and named in its config`,
+        !!mount && mount.readOnly === true && gatewayCfg.upstream.api_key_file === `${mount.mountPath}/${gk.key}` &&
+          gatewayCfg.upstream.api_key === undefined && serverCfg?.auth?.callers?.gateway?.key_file?.endsWith(`/${gk.key}`));
+    } else {
+      check(`${label}: gateway sends no API key without auth.gatewayKeySecret`,
+        gatewayCfg.upstream.api_key_file === undefined && gatewayCfg.upstream.api_key === undefined);
+    }
   }
 
   // Migrations: a pre-install/pre-upgrade hook with a database-only config.
@@ -559,6 +588,13 @@ mustRefuse("TLS with the kubelet's plaintext gRPC probe", ["--set", "tls.enabled
 mustRefuse("Ingress without hosts", ["--set", "ingress.enabled=true"], { schemaPath: "/ingress/hosts", renderMessage: "ingress.hosts" });
 mustRefuse("a WeChat merchant without its Secret", ["--set", "wechat.merchants.app.appids[0]=wx1,wechat.merchants.app.mchid=1,wechat.merchants.app.serial_no=S,wechat.merchants.app.public_key_id=PUB_KEY_ID_1"],
   { schemaPath: "/wechat/merchants/app", renderMessage: "wechat.merchants.app.secretName" });
+mustRefuse("a caller without its Secret", ["--set", "auth.callers.billing.methods[0]=*"],
+  { schemaPath: "/auth/callers/billing", renderMessage: "auth.callers.billing.secretName" });
+mustRefuse("a caller named gateway (the chart's own)", ["--set", "auth.callers.gateway.secretName=k,auth.callers.gateway.methods[0]=*"],
+  { schemaPath: "/auth/callers" });
+mustRefuse("a caller for an unknown method", ["--set", "auth.callers.billing.secretName=k,auth.callers.billing.methods[0]=/x.Y/Z"],
+  { schemaPath: "/auth/callers/billing/methods/0" });
+mustRefuse("API keys in server.extraConfig", ["--set", "server.extraConfig.auth.callers.x.key=0123456789abcdef"], { schemaPath: "/server/extraConfig" });
 mustRefuse("Kubernetes older than the chart's kubeVersion", ["--kube-version", "1.26.0"], { renderMessage: "incompatible with Kubernetes" });
 
 // The checkers themselves: a broken object and an unknown field must be caught.

@@ -155,6 +155,19 @@ app.kubernetes.io/component: {{ .component }}
 {{- if $tm }}{{ $_ := set $trade "merchants" $tm }}{{ end -}}
 {{- if .Values.trade.defaultMerchant }}{{ $_ := set $trade "default_merchant" .Values.trade.defaultMerchant }}{{ end -}}
 {{- if $trade }}{{ $_ := set $c "trade" $trade }}{{ end -}}
+{{- $callers := dict -}}
+{{- if .Values.auth.gatewayKeySecret.name -}}
+{{- $gw := dict "key_file" (printf "%s/auth/gateway/%s" (include "orderquery.configDir" .) .Values.auth.gatewayKeySecret.key) -}}
+{{- $_ := set $gw "methods" (list "/orderquery.v1.OrderQueryService/GetVehicleTransaction" "/orderquery.v1.TradeOrderService/GetTradeOrder") -}}
+{{- $_ := set $callers "gateway" $gw -}}
+{{- end -}}
+{{- range $name, $a := .Values.auth.callers -}}
+{{- $k := dict "key_file" (printf "%s/auth/%s/%s" (include "orderquery.configDir" $) $name (default "api-key" $a.keyKey)) -}}
+{{- $_ := set $k "methods" $a.methods -}}
+{{- if $a.operator }}{{ $_ := set $k "operator" true }}{{ end -}}
+{{- $_ := set $callers $name $k -}}
+{{- end -}}
+{{- if $callers }}{{ $_ := set $c "auth" (dict "callers" $callers) }}{{ end -}}
 {{- $c = mergeOverwrite $c (deepCopy .Values.server.extraConfig) -}}
 {{- toPrettyJson $c -}}
 {{- end -}}
@@ -188,6 +201,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- $_ := set $up "cert_file" (printf "%s-client/tls.crt" $tlsDir) -}}
 {{- $_ := set $up "key_file" (printf "%s-client/tls.key" $tlsDir) -}}
 {{- end -}}
+{{- end -}}
+{{- if .Values.auth.gatewayKeySecret.name -}}
+{{- $_ := set $up "api_key_file" (printf "%s/auth/gateway/%s" (include "orderquery.configDir" .) .Values.auth.gatewayKeySecret.key) -}}
 {{- end -}}
 {{- $_ := set $c "upstream" $up -}}
 {{- $c = mergeOverwrite $c (deepCopy .Values.gateway.extraConfig) -}}

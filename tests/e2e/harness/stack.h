@@ -63,6 +63,12 @@ inline constexpr char kTradeKey[] = "sandbox-trade-key";
 inline constexpr char kTradeMerchant[] = "shop";
 inline constexpr char kTradeMerchantWrongKey[] = "wrongkey";
 inline constexpr char kTradeMerchantDown[] = "down";
+// The API key of the caller "e2e" every generated config has (methods "*", operator): the
+// Stack's channels send it as metadata x-api-key on every call that does not set its own, so
+// suites reach the internal RPCs as a configured service would. Tests of authentication make
+// their own channel to target(i).
+inline constexpr char kE2eCaller[] = "e2e";
+inline constexpr char kE2eCallerKey[] = "e2e-caller-key-3b1f0c27d9";
 
 // Environment variable naming a directory made by tests/fakes/make-keys.sh.
 inline constexpr char kKeysDirEnvVar[] = "OQ_E2E_KEYS_DIR";
@@ -186,6 +192,7 @@ class Stack {
   };
 
   Stack() = default;
+  nlohmann::json BaseConfigWithoutAuth() const;
 
   StackOptions options_;
   std::string work_dir_;  // configs, temporary keys
