@@ -10,17 +10,13 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "orderquery/v1/service.grpc.pb.h"
-#include "server/adapters.h"
 #include "server/common/executor.h"
 #include "server/common/files.h"
 #include "server/common/log.h"
 #include "server/common/metrics.h"
 #include "server/http/listener.h"
 #include "server/payment/http/curl_transport.h"
-#include "server/payment/tradeapi/http_client.h"
-#include "server/payment/wechat/client.h"
-#include "server/payment/wechat/key_store.h"
-#include "server/payment/wechat/merchant.h"
+#include "server/payment/providers.h"
 #include "server/service/order_query_service.h"
 #include "server/service/trade_order_service.h"
 #include "server/usecase/recharge_query.h"
@@ -60,19 +56,17 @@ using files::ReadFile;
 // Everything the services need, in construction order (destroyed in reverse).
 struct App::Services {
   std::unique_ptr<payment::http::Transport> transport;
-  std::vector<payment::wechat::MerchantConfig> wechat_merchants;
-  std::unique_ptr<payment::wechat::HttpWechatPayClient> wechat;
-  // Downloads platform certificates (merchants' key stores); stopped before the transport goes.
-  std::unique_ptr<payment::wechat::CertificateRefresher> cert_refresher;
-  std::unique_ptr<payment::tradeapi::HttpMerchantTradeClient> merchant;
-  std::unique_ptr<storage::MysqlRechargeRepository> recharge_repo;
-  std::unique_ptr<storage::MysqlVehicleRepository> vehicle_repo;
-  std::unique_ptr<storage::MysqlTradeOrderRepository> trade_repo;
-  std::unique_ptr<WechatRechargeQuerier> recharge_querier;
-  std::unique_ptr<WechatVehicleQuerier> vehicle_querier;
+  // Every provider, built from its config section (payment/registry.h) or given by a test; their
+  // background work is stopped before the transport goes.
+  std::vector<std::unique_ptr<payment::Provider>> providers;
+  std::vector<std::string> provider_names;  // the module name of providers[i]
+  std::unique_ptr<payment::OrderRouter> orders;
+  std::shared_ptr<domain::RechargeRepository> recharge_repo;
+  std::shared_ptr<domain::CheckSchedule> schedule;
+  std::shared_ptr<domain::VehicleRepository> vehicle_repo;
+  std::shared_ptr<domain::TradeOrderRepository> trade_repo;
   std::unique_ptr<usecase::RechargeQuery> recharge;
   std::unique_ptr<usecase::Reconciler> reconciler;
-  std::unique_ptr<WechatNotificationHandler> notify_handler;
   std::unique_ptr<http::Listener> notify_listener;
   std::unique_ptr<usecase::VehicleQuery> vehicle;
   std::unique_ptr<usecase::TradeQuery> trade;
@@ -82,41 +76,6 @@ struct App::Services {
 };
 
 namespace {
-
-absl::StatusOr<std::vector<payment::wechat::MerchantConfig>> LoadWechatMerchants(
-    const config::Config& cfg) {
-  namespace wechat = payment::wechat;
-  std::vector<wechat::MerchantConfig> out;
-  for (const auto& [name, m] : cfg.wechat_merchants) {
-    wechat::MerchantConfig mc;
-    mc.name = name;
-    mc.appids = m.appids;
-    mc.mode = m.mode == "partner" ? wechat::ApiMode::kPartner : wechat::ApiMode::kDirect;
-    mc.mchid = m.mchid;
-    mc.sub_mchid = m.sub_mchid;
-    mc.serial_no = m.serial_no;
-    mc.base_url = m.base_url;
-    wechat::MerchantKeySources src;
-    src.private_key = m.private_key_pem.empty() ? m.private_key_file : m.private_key_pem;
-    src.public_key_id = m.public_key_id;
-    src.public_key = m.public_key_file;
-    src.platform_certificates = m.platform_cert_files;
-    src.merchant_certificate = m.merchant_cert_file;
-    mc.download_certificates = m.download_certificates;
-    mc.apiv3_key = m.apiv3_key;  // given as a value (env); a file is read by LoadMerchantKeys
-    src.apiv3_key = m.apiv3_key_file;
-    auto loaded = wechat::LoadMerchantKeys(std::move(mc), src);
-    if (!loaded.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("wechat.merchants.", name, ": ", loaded.status().message()));
-    }
-    if (absl::Status v = loaded->Validate(); !v.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("wechat.merchants.", name, ": ", v.message()));
-    }
-    out.push_back(*std::move(loaded));
-  }
-  return out;
-}
 
 payment::http::TransportOptions TransportOptionsFrom(const config::UpstreamConfig& u) {
   payment::http::TransportOptions o;
@@ -131,35 +90,10 @@ payment::http::TransportOptions TransportOptionsFrom(const config::UpstreamConfi
   return o;
 }
 
-// One line per key and certificate with its expiry (public keys have none): what an operator
-// must renew, and when.
-void LogKeyExpiries(const std::vector<payment::wechat::MerchantConfig>& merchants) {
-  namespace wechat = payment::wechat;
-  const absl::Time now = absl::Now();
-  for (const auto& m : merchants) {
-    if (!m.key_store) continue;
-    for (const wechat::KeyExpiry& e : m.key_store->Expiries()) {
-      if (!e.expires.has_value()) {
-        log::Info("wechat_key_expiry", {{"merchant", e.merchant},
-                                        {"kind", e.kind},
-                                        {"serial", e.serial},
-                                        {"expires", "never"}});
-        continue;
-      }
-      const double days = wechat::DaysLeft(*e.expires, now);
-      const std::initializer_list<log::Field> fields = {
-          {"merchant", e.merchant},
-          {"kind", e.kind},
-          {"serial", e.serial},
-          {"expires", absl::FormatTime(absl::RFC3339_sec, *e.expires, absl::UTCTimeZone())},
-          {"days_left", days}};
-      if (days < 14) {
-        log::Warn("wechat_key_expiry", fields);
-      } else {
-        log::Info("wechat_key_expiry", fields);
-      }
-    }
-  }
+// One upstream request's whole budget: every attempt's timeout and the backoffs between them.
+absl::Duration RequestBudget(const config::UpstreamConfig& u) {
+  return absl::Milliseconds(int64_t{u.request_timeout_ms} * u.max_attempts +
+                            int64_t{u.max_backoff_ms} * (u.max_attempts - 1));
 }
 
 }  // namespace
@@ -170,61 +104,92 @@ absl::StatusOr<std::unique_ptr<storage::ConnectionPool>> ConnectAndMigrate(
                                     absl::Milliseconds(cfg.db.startup_timeout_ms));
 }
 
+payment::ProviderContext ProviderContextFor(const config::Config& cfg,
+                                            payment::http::Transport* transport,
+                                            metrics::Registry* metrics) {
+  payment::ProviderContext ctx;
+  ctx.transport = transport;
+  ctx.metrics = metrics;
+  const auto& u = cfg.upstream;
+  ctx.request_budget = RequestBudget(u);
+  ctx.certificate_refresh = absl::Milliseconds(u.certificate_refresh_ms);
+  ctx.certificate_min_refresh = absl::Milliseconds(u.certificate_min_refresh_ms);
+  ctx.production = cfg.env == "production";
+  return ctx;
+}
+
+absl::StatusOr<std::vector<Deps::NamedProvider>> BuildRegisteredProviders(
+    const config::Config& cfg, const payment::ProviderContext& ctx) {
+  std::vector<Deps::NamedProvider> providers;
+  for (const payment::ProviderModule* m : payment::Providers().modules()) {
+    auto it = cfg.providers.find(m->name);
+    if (it == cfg.providers.end() || it->second == nullptr) continue;
+    auto built = m->build(*it->second, ctx);
+    if (!built.ok()) return built.status();
+    providers.push_back({m->name, *std::move(built)});
+  }
+  return providers;
+}
+
 absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
-  // Credentials first: a bad key fails start-up before anything connects.
-  auto merchants = LoadWechatMerchants(cfg);
-  if (!merchants.ok()) return merchants.status();
+  Deps deps;
   // Metrics only with an admin listener to serve them: off, nothing is recorded at all.
-  std::unique_ptr<metrics::Registry> registry;
-  if (!cfg.admin.listen.empty()) registry = std::make_unique<metrics::Registry>();
+  if (!cfg.admin.listen.empty()) deps.metrics = std::make_unique<metrics::Registry>();
   payment::http::TransportOptions transport_options = TransportOptionsFrom(cfg.upstream);
-  transport_options.metrics = registry.get();
+  transport_options.metrics = deps.metrics.get();
   auto transport = payment::http::MakeCurlTransport(std::move(transport_options));
   if (!transport.ok()) return transport.status();
-  auto trade_client =
-      payment::tradeapi::HttpMerchantTradeClient::Create(cfg.trade_merchants, transport->get());
-  if (!trade_client.ok()) return trade_client.status();
+  deps.transport = *std::move(transport);
+  // Providers next (each loads its credentials first): a bad key fails start-up before the
+  // database is asked for anything.
+  auto providers = BuildRegisteredProviders(
+      cfg, ProviderContextFor(cfg, deps.transport.get(), deps.metrics.get()));
+  if (!providers.ok()) return providers.status();
+  deps.providers = *std::move(providers);
 
   auto pool = ConnectAndMigrate(cfg);
   if (!pool.ok()) return pool.status();
-  std::unique_ptr<App> app(new App(std::move(cfg), std::move(*pool), std::move(registry)));
-  auto& s = *app->services_;
-  s.transport = std::move(*transport);
-  s.wechat_merchants = std::move(*merchants);
-  s.wechat = std::make_unique<payment::wechat::HttpWechatPayClient>(s.transport.get());
-  {
-    // Each merchant's key store; certificate-mode merchants with download_certificates download
-    // now (bounded; a failure is logged and retried by the refresher once a minute).
-    const auto& u = app->cfg_.upstream;
-    payment::wechat::KeyStoreSettings ks;
-    ks.refresh_interval = absl::Milliseconds(u.certificate_refresh_ms);
-    ks.min_refresh_gap = absl::Milliseconds(u.certificate_min_refresh_ms);
-    ks.download_timeout = absl::Milliseconds(u.request_timeout_ms * u.max_attempts +
-                                             u.max_backoff_ms * (u.max_attempts - 1));
-    std::vector<std::shared_ptr<payment::wechat::MerchantKeyStore>> stores;
-    for (auto& m : s.wechat_merchants) {
-      if (absl::Status st = payment::wechat::AttachKeyStore(m, s.wechat.get(), ks); !st.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("wechat.merchants.", m.name, ": ", st.message()));
-      }
-      stores.push_back(m.key_store);
-    }
-    // Read at scrape time: downloads and expiries show without a restart.
-    payment::wechat::RegisterExpiryGauge(app->metrics_.get(), stores);
-    s.cert_refresher = std::make_unique<payment::wechat::CertificateRefresher>(std::move(stores));
-    s.cert_refresher->RunDue();
-    LogKeyExpiries(s.wechat_merchants);
+  deps.pool = *std::move(pool);
+  auto recharge = std::make_shared<storage::MysqlRechargeRepository>(*deps.pool);
+  deps.recharge = recharge;
+  deps.schedule = recharge;
+  deps.vehicles = std::make_shared<storage::MysqlVehicleRepository>(*deps.pool);
+  deps.trades = std::make_shared<storage::MysqlTradeOrderRepository>(*deps.pool);
+  return Create(std::move(cfg), std::move(deps));
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg, Deps deps) {
+  if (deps.recharge == nullptr || deps.vehicles == nullptr || deps.trades == nullptr) {
+    return absl::InvalidArgumentError("wiring: every repository must be given");
   }
-  s.merchant = std::move(*trade_client);
-  s.recharge_repo = std::make_unique<storage::MysqlRechargeRepository>(*app->pool_);
-  s.vehicle_repo = std::make_unique<storage::MysqlVehicleRepository>(*app->pool_);
-  s.trade_repo = std::make_unique<storage::MysqlTradeOrderRepository>(*app->pool_);
-  s.recharge_querier = std::make_unique<WechatRechargeQuerier>(s.wechat.get(), &s.wechat_merchants);
-  s.vehicle_querier = std::make_unique<WechatVehicleQuerier>(s.wechat.get(), &s.wechat_merchants);
+  if (deps.metrics == nullptr && !cfg.admin.listen.empty()) {
+    deps.metrics = std::make_unique<metrics::Registry>();
+  }
+  usecase::RechargeQuery::Clock clock = deps.clock;
+  if (!clock) clock = [] { return absl::Now(); };
+  std::unique_ptr<App> app(new App(std::move(cfg), std::move(deps.pool), std::move(deps.metrics)));
+  auto& s = *app->services_;
+  s.transport = std::move(deps.transport);
+  std::vector<payment::Provider*> all;
+  usecase::VehicleStatusProvider* vehicles = nullptr;
+  usecase::TradeStatusProvider* trades = nullptr;
+  for (Deps::NamedProvider& p : deps.providers) {
+    if (p.provider == nullptr) continue;
+    all.push_back(p.provider.get());
+    if (vehicles == nullptr) vehicles = p.provider->vehicles();
+    if (trades == nullptr) trades = p.provider->trades();
+    s.providers.push_back(std::move(p.provider));
+    s.provider_names.push_back(std::move(p.name));
+  }
+  s.orders = std::make_unique<payment::OrderRouter>(all);
+  s.recharge_repo = std::move(deps.recharge);
+  s.schedule = std::move(deps.schedule);
+  s.vehicle_repo = std::move(deps.vehicles);
+  s.trade_repo = std::move(deps.trades);
   const auto& c = app->cfg_;
   s.recharge = std::make_unique<usecase::RechargeQuery>(
-      s.recharge_repo.get(), s.recharge_querier.get(), app->executor_.get(),
-      absl::Milliseconds(c.recharge_refresh_interval_ms));
+      s.recharge_repo.get(), s.orders.get(), app->executor_.get(),
+      absl::Milliseconds(c.recharge_refresh_interval_ms), clock);
   usecase::RechargeQuery::CacheOptions cache;
   cache.session_ttl = absl::Milliseconds(c.recharge_session_cache_ms);
   cache.final_ttl = absl::Milliseconds(c.recharge_final_cache_ms);
@@ -235,7 +200,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
   backoff.initial = absl::Milliseconds(c.recharge_failure_backoff_ms);
   backoff.max = absl::Milliseconds(c.recharge_failure_backoff_max_ms);
   s.recharge->ConfigureFailureBackoff(backoff);
-  if (c.reconcile.enabled) {
+  if (c.reconcile.enabled && s.schedule != nullptr) {
     usecase::ReconcilerOptions ro;
     ro.first_delay = absl::Milliseconds(c.reconcile.first_delay_ms);
     ro.backoff.clear();
@@ -248,31 +213,43 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
     ro.lease = absl::Milliseconds(c.reconcile.lease_ms);
     ro.batch = c.reconcile.batch;
     ro.max_inflight = c.reconcile.max_inflight;
-    ro.request_timeout =
-        absl::Milliseconds(c.upstream.request_timeout_ms * c.upstream.max_attempts +
-                           c.upstream.max_backoff_ms * (c.upstream.max_attempts - 1));
-    s.reconciler = std::make_unique<usecase::Reconciler>(
-        s.recharge.get(), s.recharge_repo.get(), s.recharge_repo.get(), s.recharge_querier.get(),
-        s.recharge_querier.get(), std::move(ro));
+    ro.request_timeout = RequestBudget(c.upstream);
+    s.reconciler = std::make_unique<usecase::Reconciler>(s.recharge.get(), s.recharge_repo.get(),
+                                                         s.schedule.get(), s.orders.get(),
+                                                         s.orders.get(), std::move(ro), clock);
   }
   if (!c.notify.listen.empty()) {
-    s.notify_handler =
-        std::make_unique<WechatNotificationHandler>(&s.wechat_merchants, s.recharge.get());
     http::ListenerOptions lo;
     lo.max_body_bytes = static_cast<size_t>(c.notify.max_body_bytes);
     lo.threads = c.notify.threads;
     lo.read_timeout_ms = c.notify.timeout_ms;
     s.notify_listener = std::make_unique<http::Listener>(lo);
-    WechatNotificationHandler* handler = s.notify_handler.get();
-    s.notify_listener->Post("/notify/wechat/([A-Za-z0-9]+)",
-                            [handler](const http::Request& r) { return handler->Handle(r); });
+    // Each provider's routes under /notify/<provider>/ (e.g. /notify/wechat/{merchant}).
+    for (size_t i = 0; i < s.providers.size(); ++i) {
+      for (payment::NotifyRoute& route : s.providers[i]->NotificationRoutes(s.recharge.get())) {
+        s.notify_listener->Post(absl::StrCat("/notify/", s.provider_names[i], "/", route.pattern),
+                                std::move(route.handle));
+      }
+    }
+  }
+  if (vehicles == nullptr || trades == nullptr) {
+    return absl::FailedPreconditionError(
+        "no registered payment provider answers vehicle or trade-order queries");
   }
   s.vehicle = std::make_unique<usecase::VehicleQuery>(
-      s.vehicle_repo.get(), s.vehicle_querier.get(), app->executor_.get(),
-      absl::Milliseconds(c.vehicle_refresh_interval_ms));
-  s.trade = std::make_unique<usecase::TradeQuery>(s.trade_repo.get(), s.merchant.get(),
-                                                  app->executor_.get(), c.default_trade_merchant,
-                                                  absl::Milliseconds(c.trade_refresh_interval_ms));
+      s.vehicle_repo.get(), vehicles, app->executor_.get(),
+      absl::Milliseconds(c.vehicle_refresh_interval_ms), clock);
+  s.trade = std::make_unique<usecase::TradeQuery>(
+      s.trade_repo.get(), trades, app->executor_.get(), trades->DefaultMerchant(),
+      absl::Milliseconds(c.trade_refresh_interval_ms), clock);
+  {
+    // One shared upstream query lives at most as long as the transport may take for it, retries
+    // included; each caller still leaves at its own deadline (issue 15, finding 6).
+    const absl::Duration budget = RequestBudget(c.upstream);
+    s.recharge->SetUpstreamBudget(budget);
+    s.vehicle->SetUpstreamBudget(budget);
+    s.trade->SetUpstreamBudget(budget);
+  }
   auto auth = service::CallerAuth::FromConfig(c);
   if (!auth.ok()) return auth.status();
   s.auth = std::move(*auth);
@@ -281,8 +258,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
   s.trade_order = std::make_unique<service::TradeOrderServiceImpl>(s.trade.get(), s.auth.get(),
                                                                    app->metrics_.get());
   app->RegisterMetrics();
-  log::Info("wiring_done", {{"wechat_merchants", static_cast<int>(s.wechat_merchants.size())},
-                            {"trade_merchants", static_cast<int>(c.trade_merchants.size())}});
+  for (const auto& [name, section] : c.providers) {
+    log::Info("wiring_done", {{"provider", name}, {"accounts", section->accounts()}});
+  }
   return app;
 }
 
@@ -293,7 +271,7 @@ App::App(config::Config cfg, std::unique_ptr<storage::ConnectionPool> pool,
   executor_ = std::make_unique<BlockingExecutor>(workers, cfg_.max_queue);
   services_ = std::make_unique<Services>();
   const config::RetentionConfig& rc = cfg_.retention;
-  if (rc.query_log_days > 0 || rc.notification_days > 0) {
+  if (pool_ && (rc.query_log_days > 0 || rc.notification_days > 0)) {
     storage::RetentionOptions ro;
     ro.query_log_age = absl::Hours(24) * rc.query_log_days;
     ro.notification_age = absl::Hours(24) * rc.notification_days;
@@ -384,12 +362,23 @@ absl::StatusOr<std::string> App::Start() {
   }
   if (retention_) retention_->Start();
   if (services_->reconciler) services_->reconciler->Start();
-  if (services_->cert_refresher) services_->cert_refresher->Start();
+  for (const auto& p : services_->providers) p->Start();
 
-  // SERVING only while the database answers; checked before the first call is accepted.
-  const bool db_up = pool_->Ping();
+  // Without a database (an in-process test on fake repositories) there is nothing to follow:
+  // SERVING while the server serves.
+  bool db_up = true;
+  if (pool_) {
+    // Health follows the pool at once: a call that cannot connect turns it NOT_SERVING, one
+    // that connects turns it SERVING; HealthLoop's ping covers the quiet times.
+    pool_->SetReachabilityObserver([this](bool up) {
+      std::lock_guard<std::mutex> lock(health_mu_);
+      if (!stopping_) server_->GetHealthCheckService()->SetServingStatus(up);
+    });
+    // SERVING only while the database answers; checked before the first call is accepted.
+    db_up = pool_->Ping();
+  }
   server_->GetHealthCheckService()->SetServingStatus(db_up);
-  health_thread_ = std::thread([this] { HealthLoop(); });
+  if (pool_) health_thread_ = std::thread([this] { HealthLoop(); });
   log::Info("server_started", {{"listen", bound},
                                {"tls", !cfg_.tls.cert_file.empty()},
                                {"mtls", !cfg_.tls.client_ca_file.empty()},
@@ -407,12 +396,7 @@ void App::RegisterMetrics() {
   using metrics::Sample;
   using metrics::Type;
   Services& s = *services_;
-  auto& verification = r->Counters("orderquery_verification_failures_total",
-                                   "Provider replies and notifications that failed verification",
-                                   {"provider", "reason"});
-  s.recharge_querier->set_verification_failures(&verification);
-  s.vehicle_querier->set_verification_failures(&verification);
-  if (s.notify_handler) s.notify_handler->set_verification_failures(&verification);
+  // Providers register their own series (verification failures, notifications, key expiry).
 
   // The lifecycle's own counters, read at scrape time.
   const usecase::LifecycleCounters* lc = &s.recharge->counters();
@@ -444,19 +428,6 @@ void App::RegisterMetrics() {
                        {{"vehicle"}, static_cast<double>(s.vehicle->coalesced_joins())},
                        {{"trade"}, static_cast<double>(s.trade->coalesced_joins())}};
                  });
-  if (s.notify_handler) {
-    const WechatNotificationHandler::Counters* nc = &s.notify_handler->counters();
-    r->AddCallback(
-        "orderquery_notifications_total",
-        "Provider notifications: verified (applied), duplicate, rejected, unknown_order, failed",
-        Type::kCounter, {"result"}, [nc, read] {
-          return std::vector<Sample>{{{"verified"}, read(nc->applied)},
-                                     {{"duplicate"}, read(nc->duplicate)},
-                                     {{"rejected"}, read(nc->rejected)},
-                                     {{"unknown_order"}, read(nc->unknown_order)},
-                                     {{"failed"}, read(nc->failed)}};
-        });
-  }
   if (s.reconciler) {
     const usecase::Reconciler::Totals* t = &s.reconciler->totals();
     r->AddCallback("orderquery_reconcile_lag_seconds",
@@ -510,19 +481,22 @@ void App::RegisterMetrics() {
     r->AddCallback("orderquery_cache_bytes", "Bytes held by the recharge caches", Type::kGauge,
                    [rq] { return static_cast<double>(rq->cache_stats().bytes); });
   }
-  storage::ConnectionPool* pool = pool_.get();
-  r->AddCallback("orderquery_db_pool_in_use", "Database connections in use", Type::kGauge, [pool] {
-    const auto st = pool->GetStats();
-    return static_cast<double>(st.open - st.idle);
-  });
-  r->AddCallback("orderquery_db_pool_size", "Database connections the pool may open", Type::kGauge,
-                 [pool] { return static_cast<double>(pool->GetStats().pool_size); });
-  r->AddCallback("orderquery_db_pool_waits_total", "Connection acquisitions that had to wait",
-                 Type::kCounter,
-                 [pool] { return static_cast<double>(pool->GetStats().waits_total); });
-  r->AddCallback("orderquery_db_pool_timeouts_total",
-                 "Connection acquisitions that timed out (UNAVAILABLE)", Type::kCounter,
-                 [pool] { return static_cast<double>(pool->GetStats().timeouts_total); });
+  if (storage::ConnectionPool* pool = pool_.get(); pool != nullptr) {
+    r->AddCallback("orderquery_db_pool_in_use", "Database connections in use", Type::kGauge,
+                   [pool] {
+                     const auto st = pool->GetStats();
+                     return static_cast<double>(st.open - st.idle);
+                   });
+    r->AddCallback("orderquery_db_pool_size", "Database connections the pool may open",
+                   Type::kGauge,
+                   [pool] { return static_cast<double>(pool->GetStats().pool_size); });
+    r->AddCallback("orderquery_db_pool_waits_total", "Connection acquisitions that had to wait",
+                   Type::kCounter,
+                   [pool] { return static_cast<double>(pool->GetStats().waits_total); });
+    r->AddCallback("orderquery_db_pool_timeouts_total",
+                   "Connection acquisitions that timed out (UNAVAILABLE)", Type::kCounter,
+                   [pool] { return static_cast<double>(pool->GetStats().timeouts_total); });
+  }
   BlockingExecutor* executor = executor_.get();
   r->AddCallback("orderquery_executor_queue_depth", "Blocking work queued for a thread",
                  Type::kGauge, [executor] { return static_cast<double>(executor->queue_depth()); });
@@ -574,12 +548,15 @@ void App::Shutdown(absl::Duration grace) {
   }
   health_cv_.notify_all();
   if (health_thread_.joinable()) health_thread_.join();
+  if (pool_) pool_->SetReachabilityObserver(nullptr);  // waits for a report in progress
   // Background work first: the reconciler finishes the orders in hand (their provider calls
   // complete or time out), the notification listener the requests in progress.
   if (retention_) retention_->Stop();  // between two batches
   if (services_ && services_->reconciler) services_->reconciler->Stop();
   // No download may be in flight when the transport goes (services_.reset() below).
-  if (services_ && services_->cert_refresher) services_->cert_refresher->Stop();
+  if (services_) {
+    for (const auto& p : services_->providers) p->Stop();
+  }
   if (services_ && services_->notify_listener) services_->notify_listener->Stop();
   if (server_) {
     server_->GetHealthCheckService()->SetServingStatus(false);

@@ -13,77 +13,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "nlohmann/json.hpp"
+#include "server/payment/providers.h"
 
 extern char** environ;
 
 namespace orderquery::config {
 namespace {
 
-using Json = nlohmann::json;
 
-// One configuration key: how to set it from its text form and how to show its default.
-template <typename T>
-struct KeyDef {
-  std::string name;
-  std::string help;
-  bool secret = false;
-  std::function<absl::Status(T&, const std::string&)> set;
-  std::function<std::string(const T&)> get;
-};
-
-template <typename T, typename Ref>
-KeyDef<T> Str(std::string name, std::string help, Ref ref, bool secret = false) {
-  return {std::move(name), std::move(help), secret,
-          [ref](T& c, const std::string& v) {
-            ref(c) = v;
-            return absl::OkStatus();
-          },
-          [ref](const T& c) { return ref(const_cast<T&>(c)); }};
-}
-
-template <typename T, typename Ref>
-KeyDef<T> Int(std::string name, std::string help, Ref ref, int min, int max) {
-  return {std::move(name), std::move(help), false,
-          [ref, min, max](T& c, const std::string& v) {
-            int n = 0;
-            if (!absl::SimpleAtoi(v, &n))
-              return absl::InvalidArgumentError("not an integer: \"" + v + "\"");
-            if (n < min || n > max) {
-              return absl::InvalidArgumentError(
-                  absl::StrCat("must be between ", min, " and ", max, " (got ", n, ")"));
-            }
-            ref(c) = n;
-            return absl::OkStatus();
-          },
-          [ref](const T& c) { return std::to_string(ref(const_cast<T&>(c))); }};
-}
-
-template <typename T, typename Ref>
-KeyDef<T> Bool(std::string name, std::string help, Ref ref) {
-  return {std::move(name), std::move(help), false,
-          [ref](T& c, const std::string& v) {
-            if (v == "true" || v == "1")
-              ref(c) = true;
-            else if (v == "false" || v == "0")
-              ref(c) = false;
-            else
-              return absl::InvalidArgumentError("must be true or false (got \"" + v + "\")");
-            return absl::OkStatus();
-          },
-          [ref](const T& c) { return std::string(ref(const_cast<T&>(c)) ? "true" : "false"); }};
-}
-
-template <typename T, typename Ref>
-KeyDef<T> List(std::string name, std::string help, Ref ref) {
-  return {std::move(name), std::move(help), false,
-          [ref](T& c, const std::string& v) {
-            ref(c) = absl::StrSplit(v, ',', absl::SkipWhitespace());
-            for (auto& s : ref(c)) s.erase(std::remove(s.begin(), s.end(), ' '), s.end());
-            return absl::OkStatus();
-          },
-          [ref](const T& c) { return absl::StrJoin(ref(const_cast<T&>(c)), ","); }};
-}
+using settings::Bool;
+using settings::CheckReadable;
+using settings::Int;
+using settings::KeyDef;
+using settings::KeyError;
+using settings::List;
+using settings::Str;
 
 const std::vector<KeyDef<Config>>& TopKeys() {
   static const auto* keys = new std::vector<KeyDef<Config>>{
@@ -212,9 +156,6 @@ const std::vector<KeyDef<Config>>& TopKeys() {
           "a stored SUCCESS parking transaction is asked again after this (it may be refunded)",
           [](Config & c) -> auto& { return c.vehicle_refresh_interval_ms; }, 0, 86400000),
       Str<Config>(
-          "trade.default_merchant", "trade merchant used when a request names none",
-          [](Config & c) -> auto& { return c.default_trade_merchant; }),
-      Str<Config>(
           "notify.listen", "HTTP host:port for payment notifications (empty = off)",
           [](Config & c) -> auto& { return c.notify.listen; }),
       Int<Config>(
@@ -274,76 +215,6 @@ const std::vector<KeyDef<Config>>& TopKeys() {
   return *keys;
 }
 
-const std::vector<KeyDef<WechatMerchantConfig>>& WechatKeys() {
-  using W = WechatMerchantConfig;
-  static const auto* keys = new std::vector<KeyDef<W>>{
-      List<W>(
-          "appids", "official-account AppIDs this merchant serves (comma list)",
-          [](W & m) -> auto& { return m.appids; }),
-      Str<W>(
-          "mode", "direct | partner", [](W & m) -> auto& { return m.mode; }),
-      Str<W>(
-          "mchid", "merchant id (partner mode: the service provider's)",
-          [](W & m) -> auto& { return m.mchid; }),
-      Str<W>(
-          "sub_mchid", "partner mode: default sub-merchant id",
-          [](W & m) -> auto& { return m.sub_mchid; }),
-      Str<W>(
-          "serial_no", "merchant API certificate serial",
-          [](W & m) -> auto& { return m.serial_no; }),
-      Str<W>(
-          "private_key_file", "merchant private key, PKCS#8 PEM file",
-          [](W & m) -> auto& { return m.private_key_file; }),
-      Str<W>(
-          "private_key_pem", "merchant private key PEM itself (secret)",
-          [](W & m) -> auto& { return m.private_key_pem; }, true),
-      Str<W>(
-          "public_key_id", "WeChat Pay public key id PUB_KEY_ID_...",
-          [](W & m) -> auto& { return m.public_key_id; }),
-      Str<W>(
-          "public_key_file", "WeChat Pay public key PEM file",
-          [](W & m) -> auto& { return m.public_key_file; }),
-      List<W>(
-          "platform_cert_files", "platform certificate PEM files (certificate mode)",
-          [](W & m) -> auto& { return m.platform_cert_files; }),
-      Str<W>(
-          "base_url", "API base URL", [](W & m) -> auto& { return m.base_url; }),
-      Str<W>(
-          "apiv3_key", "APIv3 key, 32 bytes: decrypts notifications (secret)",
-          [](W & m) -> auto& { return m.apiv3_key; }, true),
-      Str<W>(
-          "apiv3_key_file", "file holding the APIv3 key",
-          [](W & m) -> auto& { return m.apiv3_key_file; }),
-      Bool<W>(
-          "download_certificates",
-          "download platform certificates from GET /v3/certificates (needs the APIv3 key)",
-          [](W & m) -> auto& { return m.download_certificates; }),
-      Str<W>(
-          "merchant_cert_file", "merchant API certificate PEM (only its expiry is reported)",
-          [](W & m) -> auto& { return m.merchant_cert_file; }),
-  };
-  return *keys;
-}
-
-const std::vector<KeyDef<TradeMerchantConfig>>& TradeKeys() {
-  using T = TradeMerchantConfig;
-  static const auto* keys = new std::vector<KeyDef<T>>{
-      Str<T>(
-          "base_url", "merchant API base URL", [](T & m) -> auto& { return m.base_url; }),
-      Str<T>(
-          "mch_id", "merchant id (mchId)", [](T & m) -> auto& { return m.mch_id; }),
-      Str<T>(
-          "app_id", "application id (appId)", [](T & m) -> auto& { return m.app_id; }),
-      Str<T>(
-          "key", "signing key (secret)", [](T & m) -> auto& { return m.key; }, true),
-      Str<T>(
-          "key_file", "file holding the signing key", [](T & m) -> auto& { return m.key_file; }),
-      Str<T>(
-          "sign_type", "MD5 | HMAC-SHA256", [](T & m) -> auto& { return m.sign_type; }),
-  };
-  return *keys;
-}
-
 const std::vector<KeyDef<CallerConfig>>& CallerKeys() {
   using C = CallerConfig;
   static const auto* keys = new std::vector<KeyDef<C>>{
@@ -364,122 +235,11 @@ const std::vector<KeyDef<CallerConfig>>& CallerKeys() {
   return *keys;
 }
 
-absl::Status KeyError(const std::string& key, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(key, " (", EnvName(key), "): ", why));
-}
-
-// Flattens the JSON file into "a.b.c" -> text. Merchant maps stay keyed by name.
-absl::Status Flatten(const Json& j, const std::string& prefix,
-                     std::map<std::string, std::string>* out) {
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
-    const Json& v = it.value();
-    if (v.is_object()) {
-      if (auto s = Flatten(v, key, out); !s.ok()) return s;
-    } else if (v.is_string()) {
-      (*out)[key] = v.get<std::string>();
-    } else if (v.is_boolean()) {
-      (*out)[key] = v.get<bool>() ? "true" : "false";
-    } else if (v.is_number_integer()) {
-      (*out)[key] = std::to_string(v.get<int64_t>());
-    } else if (v.is_array()) {
-      std::vector<std::string> parts;
-      for (const auto& e : v) {
-        if (!e.is_string()) return KeyError(key, "must be an array of strings");
-        parts.push_back(e.get<std::string>());
-      }
-      (*out)[key] = absl::StrJoin(parts, ",");
-    } else if (v.is_null()) {
-      continue;
-    } else {
-      return KeyError(key, "unsupported value (use a string, an integer, a boolean or a list)");
-    }
-  }
-  return absl::OkStatus();
-}
-
-bool ValidName(const std::string& n) {
-  return !n.empty() &&
-         std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isalnum(c); });
-}
-
-absl::Status CheckReadable(const std::string& key, const std::string& path) {
-  if (path.empty()) return absl::OkStatus();
-  std::ifstream f(path);
-  if (!f.good()) return KeyError(key, "cannot read file " + path);
-  return absl::OkStatus();
-}
-
-template <typename T>
-absl::Status ApplyMerchantKeys(const std::string& group, const std::vector<KeyDef<T>>& defs,
-                               const std::map<std::string, std::string>& flat, const Env& env,
-                               std::map<std::string, T>* merchants) {
-  // Names come from the file ("group.NAME.field") and from ORDERQUERY_<GROUP> lists.
-  std::set<std::string> names;
-  for (const auto& [k, v] : flat) {
-    if (k.rfind(group + ".", 0) != 0) continue;
-    std::string rest = k.substr(group.size() + 1);
-    names.insert(rest.substr(0, rest.find('.')));
-  }
-  if (auto it = env.find(EnvName(group)); it != env.end()) {
-    for (absl::string_view n : absl::StrSplit(it->second, ',', absl::SkipWhitespace())) {
-      names.insert(std::string(n));
-    }
-  }
-  for (const auto& name : names) {
-    if (!ValidName(name))
-      return KeyError(group + "." + name, "merchant names are letters and digits only");
-    T m;
-    m.name = name;
-    for (const auto& def : defs) {
-      std::string key = group + "." + name + "." + def.name;
-      std::string value;
-      bool have = false;
-      if (auto it = flat.find(key); it != flat.end()) {
-        value = it->second;
-        have = true;
-      }
-      if (auto it = env.find(EnvName(key)); it != env.end()) {
-        value = it->second;
-        have = true;
-      }
-      if (!have) continue;
-      if (auto s = def.set(m, value); !s.ok()) return KeyError(key, s.message());
-    }
-    (*merchants)[name] = std::move(m);
-  }
-  // Unknown merchant fields in the file.
-  for (const auto& [k, v] : flat) {
-    if (k.rfind(group + ".", 0) != 0) continue;
-    std::string rest = k.substr(group.size() + 1);
-    size_t dot = rest.find('.');
-    std::string field = dot == std::string::npos ? "" : rest.substr(dot + 1);
-    bool known =
-        std::any_of(defs.begin(), defs.end(), [&](const auto& d) { return d.name == field; });
-    if (!known) return KeyError(k, "unknown key");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Validate(const Config& c) {
   if (c.env != "development" && c.env != "production") {
     return KeyError("env", "must be development or production");
   }
-  if (c.env == "production") {
-    // Requests to a provider carry our signature and its replies money: never in clear text.
-    for (const auto& [name, m] : c.wechat_merchants) {
-      if (m.base_url.rfind("https://", 0) != 0) {
-        return KeyError("wechat.merchants." + name + ".base_url",
-                        "env production needs an https:// URL");
-      }
-    }
-    for (const auto& [name, m] : c.trade_merchants) {
-      if (m.base_url.rfind("https://", 0) != 0) {
-        return KeyError("trade.merchants." + name + ".base_url",
-                        "env production needs an https:// URL");
-      }
-    }
-  }
+
   if (c.listen.find(':') == std::string::npos) return KeyError("listen", "must be host:port");
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
       c.log_level != "error") {
@@ -502,47 +262,6 @@ absl::Status Validate(const Config& c) {
   if (c.upstream.max_backoff_ms < c.upstream.initial_backoff_ms) {
     return KeyError("upstream.max_backoff_ms", "must be >= upstream.initial_backoff_ms");
   }
-  for (const auto& [name, m] : c.wechat_merchants) {
-    std::string p = "wechat.merchants." + name + ".";
-    if (m.mode != "direct" && m.mode != "partner")
-      return KeyError(p + "mode", "must be direct or partner");
-    if (m.mchid.empty() || !std::all_of(m.mchid.begin(), m.mchid.end(), ::isdigit)) {
-      return KeyError(p + "mchid", "must be the merchant id (digits)");
-    }
-    if (m.appids.empty()) return KeyError(p + "appids", "at least one AppID is required");
-    if (m.serial_no.empty()) return KeyError(p + "serial_no", "is required");
-    if (m.private_key_file.empty() && m.private_key_pem.empty()) {
-      return KeyError(p + "private_key_file", "private_key_file or private_key_pem is required");
-    }
-    if (auto s = CheckReadable(p + "private_key_file", m.private_key_file); !s.ok()) return s;
-    if (m.public_key_id.empty() != m.public_key_file.empty()) {
-      return KeyError(p + "public_key_file", "public_key_id and public_key_file go together");
-    }
-    if (m.public_key_file.empty() && m.platform_cert_files.empty() && !m.download_certificates) {
-      return KeyError(p + "public_key_file",
-                      "a WeChat Pay public key (public_key_id + public_key_file), "
-                      "platform_cert_files or download_certificates is required");
-    }
-    if (m.download_certificates && m.apiv3_key.empty() && m.apiv3_key_file.empty()) {
-      return KeyError(p + "download_certificates",
-                      "needs apiv3_key or apiv3_key_file (it decrypts the certificates)");
-    }
-    if (auto s = CheckReadable(p + "merchant_cert_file", m.merchant_cert_file); !s.ok()) return s;
-    if (auto s = CheckReadable(p + "public_key_file", m.public_key_file); !s.ok()) return s;
-    for (const auto& f : m.platform_cert_files) {
-      if (auto s = CheckReadable(p + "platform_cert_files", f); !s.ok()) return s;
-    }
-    if (m.base_url.rfind("http://", 0) != 0 && m.base_url.rfind("https://", 0) != 0) {
-      return KeyError(p + "base_url", "must start with http:// or https://");
-    }
-    if (!m.apiv3_key.empty() && m.apiv3_key.size() != 32) {
-      return KeyError(p + "apiv3_key", "must be 32 bytes (its value is not shown)");
-    }
-    if (!m.apiv3_key.empty() && !m.apiv3_key_file.empty()) {
-      return KeyError(p + "apiv3_key_file", "give apiv3_key or apiv3_key_file, not both");
-    }
-    if (auto s = CheckReadable(p + "apiv3_key_file", m.apiv3_key_file); !s.ok()) return s;
-  }
   if (c.upstream.certificate_refresh_ms < c.upstream.certificate_min_refresh_ms) {
     return KeyError("upstream.certificate_refresh_ms",
                     "must be >= upstream.certificate_min_refresh_ms");
@@ -559,22 +278,6 @@ absl::Status Validate(const Config& c) {
     if (!absl::SimpleAtoi(b, &ms) || ms < 10) {
       return KeyError("reconcile.backoff_ms", "each wait is an integer of at least 10 ms");
     }
-  }
-  for (const auto& [name, m] : c.trade_merchants) {
-    std::string p = "trade.merchants." + name + ".";
-    if (m.base_url.rfind("http://", 0) != 0 && m.base_url.rfind("https://", 0) != 0) {
-      return KeyError(p + "base_url", "must start with http:// or https://");
-    }
-    if (m.mch_id.empty()) return KeyError(p + "mch_id", "is required");
-    if (m.key.empty() && m.key_file.empty())
-      return KeyError(p + "key", "key or key_file is required");
-    if (auto s = CheckReadable(p + "key_file", m.key_file); !s.ok()) return s;
-    if (m.sign_type != "MD5" && m.sign_type != "HMAC-SHA256") {
-      return KeyError(p + "sign_type", "must be MD5 or HMAC-SHA256");
-    }
-  }
-  if (!c.default_trade_merchant.empty() && !c.trade_merchants.count(c.default_trade_merchant)) {
-    return KeyError("trade.default_merchant", "names no configured trade merchant");
   }
   for (const auto& [name, caller] : c.auth.callers) {
     std::string p = "auth.callers." + name + ".";
@@ -596,14 +299,6 @@ absl::Status Validate(const Config& c) {
 
 }  // namespace
 
-std::string EnvName(const std::string& key) {
-  std::string out = "ORDERQUERY_";
-  for (char ch : key)
-    out.push_back(ch == '.' ? '_'
-                            : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
-  return out;
-}
-
 Env ProcessEnv() {
   Env env;
   for (char** e = environ; e && *e; ++e) {
@@ -617,48 +312,27 @@ Env ProcessEnv() {
 }
 
 absl::StatusOr<Config> Load(const std::string& path, const Env& env) {
-  std::map<std::string, std::string> flat;
-  if (!path.empty()) {
-    std::ifstream in(path);
-    if (!in.good()) return absl::InvalidArgumentError("config file " + path + ": cannot read");
-    Json j = Json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
-      return absl::InvalidArgumentError("config file " + path + ": not a JSON object");
-    }
-    if (auto s = Flatten(j, "", &flat); !s.ok()) return s;
-  }
+  auto source = settings::Source::Read(path, env);
+  if (!source.ok()) return source.status();
+  const payment::Registry& registry = payment::Providers();
   Config c;
   std::set<std::string> known;
-  for (const auto& def : TopKeys()) {
-    known.insert(def.name);
-    std::string value;
-    bool have = false;
-    if (auto it = flat.find(def.name); it != flat.end()) {
-      value = it->second;
-      have = true;
-    }
-    if (auto it = env.find(EnvName(def.name)); it != env.end()) {
-      value = it->second;
-      have = true;
-    }
-    if (!have) continue;
-    if (auto s = def.set(c, value); !s.ok()) return KeyError(def.name, s.message());
+  for (const auto& def : TopKeys()) known.insert(def.name);
+  if (auto s = source->Apply("", TopKeys(), &c); !s.ok()) return s;
+  for (const auto& [k, v] : source->flat()) {
+    if (known.count(k) || k.rfind("auth.callers.", 0) == 0) continue;
+    bool owned = false;
+    for (const payment::ProviderModule* m : registry.modules()) owned = owned || m->owns_key(k);
+    if (!owned) return KeyError(k, "unknown key");
   }
-  for (const auto& [k, v] : flat) {
-    if (known.count(k) || k.rfind("wechat.merchants.", 0) == 0 ||
-        k.rfind("trade.merchants.", 0) == 0 || k.rfind("auth.callers.", 0) == 0)
-      continue;
-    return KeyError(k, "unknown key");
-  }
-  if (auto s = ApplyMerchantKeys("wechat.merchants", WechatKeys(), flat, env, &c.wechat_merchants);
-      !s.ok())
-    return s;
-  if (auto s = ApplyMerchantKeys("trade.merchants", TradeKeys(), flat, env, &c.trade_merchants);
-      !s.ok())
-    return s;
-  if (auto s = ApplyMerchantKeys("auth.callers", CallerKeys(), flat, env, &c.auth.callers); !s.ok())
+  if (auto s = source->ApplyGroup("auth.callers", CallerKeys(), &c.auth.callers); !s.ok())
     return s;
   if (auto s = Validate(c); !s.ok()) return s;
+  for (const payment::ProviderModule* m : registry.modules()) {
+    auto parsed = m->parse(*source, c.env == "production");
+    if (!parsed.ok()) return parsed.status();
+    c.providers[m->name] = std::shared_ptr<const payment::ProviderSettings>(*std::move(parsed));
+  }
   return c;
 }
 
@@ -673,26 +347,8 @@ std::string KeysHelp() {
     if (!d.empty() && !def.secret) out << " (default " << d << ")";
     out << "\n";
   }
-  out << "\nWeChat Pay merchants: wechat.merchants.NAME.KEY (NAME = letters/digits; the env list\n"
-         "ORDERQUERY_WECHAT_MERCHANTS=NAME1,NAME2 declares merchants from the environment "
-         "alone):\n";
-  WechatMerchantConfig wd;
-  for (const auto& def : WechatKeys()) {
-    std::string d = def.get(wd);
-    out << "  wechat.merchants.NAME." << def.name << "  [ORDERQUERY_WECHAT_MERCHANTS_NAME_"
-        << EnvName(def.name).substr(11) << "]  " << def.help;
-    if (!d.empty() && !def.secret) out << " (default " << d << ")";
-    out << "\n";
-  }
-  out << "\nTrade API merchants (seed 001): trade.merchants.NAME.KEY (env list "
-         "ORDERQUERY_TRADE_MERCHANTS):\n";
-  TradeMerchantConfig td;
-  for (const auto& def : TradeKeys()) {
-    std::string d = def.get(td);
-    out << "  trade.merchants.NAME." << def.name << "  [ORDERQUERY_TRADE_MERCHANTS_NAME_"
-        << EnvName(def.name).substr(11) << "]  " << def.help;
-    if (!d.empty() && !def.secret) out << " (default " << d << ")";
-    out << "\n";
+  for (const payment::ProviderModule* m : payment::Providers().modules()) {
+    out << "\n" << m->keys_help();
   }
   out << "\nCallers of the internal RPCs (vehicle, trade; force_refresh): auth.callers.NAME.KEY "
          "(env list ORDERQUERY_AUTH_CALLERS):\n";

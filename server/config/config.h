@@ -6,10 +6,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/common/settings.h"
+#include "server/payment/registry.h"
 
 namespace orderquery::config {
 
@@ -45,41 +48,6 @@ struct UpstreamConfig {
   // at most once per certificate_min_refresh_ms when a reply names an unknown serial.
   int certificate_refresh_ms = 12 * 3600 * 1000;
   int certificate_min_refresh_ms = 60 * 1000;
-};
-
-// A WeChat Pay merchant: which official-account AppIDs it serves and its credentials.
-struct WechatMerchantConfig {
-  std::string name;
-  std::vector<std::string> appids;
-  std::string mode = "direct";  // direct | partner
-  std::string mchid;            // direct: the merchant; partner: the service provider (sp_mchid)
-  std::string sub_mchid;        // partner mode: default sub-merchant
-  std::string serial_no;        // merchant API certificate serial
-  std::string private_key_file;
-  std::string private_key_pem;  // secret; alternative to the file (e.g. from a Secret via env)
-  std::string public_key_id;    // public-key mode: PUB_KEY_ID_...
-  std::string public_key_file;
-  std::vector<std::string> platform_cert_files;  // certificate mode (several during rotation)
-  std::string base_url = "https://api.mch.weixin.qq.com";
-  // APIv3 key: decrypts payment notifications (and downloaded certificates). Secret.
-  std::string apiv3_key;
-  std::string apiv3_key_file;
-  // Certificate mode: download platform certificates from GET /v3/certificates (needs the
-  // APIv3 key); with no public key or platform_cert_files the first list vouches for itself.
-  bool download_certificates = false;
-  // Optional merchant API certificate (apiclient_cert.pem): only its expiry is reported.
-  std::string merchant_cert_file;
-};
-
-// A merchant of the aggregated-payment trade API (seed 001).
-struct TradeMerchantConfig {
-  std::string name;
-  std::string base_url;
-  std::string mch_id;
-  std::string app_id;
-  std::string key;  // secret signing key
-  std::string key_file;
-  std::string sign_type = "MD5";  // MD5 | HMAC-SHA256
 };
 
 // The HTTP listener for provider notifications (POST /notify/wechat/{merchant}).
@@ -158,9 +126,16 @@ struct Config {
   int recharge_failure_backoff_max_ms = 30000;
   int trade_refresh_interval_ms = 2000;
   int vehicle_refresh_interval_ms = 60000;
-  std::map<std::string, WechatMerchantConfig> wechat_merchants;
-  std::map<std::string, TradeMerchantConfig> trade_merchants;
-  std::string default_trade_merchant;
+  // Each registered payment provider's section ("wechat.*", "trade.*"), parsed by the provider
+  // (server/payment/<name>/settings.h). Every registered provider has an entry.
+  std::map<std::string, std::shared_ptr<const payment::ProviderSettings>> providers;
+  // The section of provider `name` as its own type, e.g.
+  // cfg.provider<payment::wechat::Settings>("wechat"); null when absent or of another type.
+  template <typename T>
+  const T* provider(const std::string& name) const {
+    auto it = providers.find(name);
+    return it == providers.end() ? nullptr : dynamic_cast<const T*>(it->second.get());
+  }
   NotifyConfig notify;
   ReconcileConfig reconcile;
   AdminConfig admin;
@@ -168,17 +143,18 @@ struct Config {
   AuthConfig auth;
 };
 
-using Env = std::map<std::string, std::string>;
+using Env = settings::Env;
+// Environment variable name of a key, e.g. "db.pool_size" -> "ORDERQUERY_DB_POOL_SIZE".
+using settings::EnvName;
 
 // Reads the JSON file at `path` (may be empty: defaults + env only), applies env overrides and
-// validates. Errors are INVALID_ARGUMENT with one line "KEY (ENV_NAME): why".
+// validates; each provider registered in payment::Providers() reads its own section. Errors are
+// INVALID_ARGUMENT with one line "KEY (ENV_NAME): why".
 absl::StatusOr<Config> Load(const std::string& path, const Env& env);
 // The process environment as an Env.
 Env ProcessEnv();
 // The list of keys with their env names, defaults and meaning, for --help.
 std::string KeysHelp();
-// Environment variable name of a key, e.g. "db.pool_size" -> "ORDERQUERY_DB_POOL_SIZE".
-std::string EnvName(const std::string& key);
 
 }  // namespace orderquery::config
 

@@ -88,11 +88,11 @@ std::string CreditCheck(const RechargeOrder& order, const UpstreamTransaction& t
 
 Decision Decide(const RechargeOrder& order, const UpstreamTransaction& tx) {
   Decision d;
-  RechargeState to;
-  if (!ParseRechargeState(tx.trade_state, &to)) {
+  if (!tx.state) {
     d.code = ResultCode::kUnknown;  // a state this service does not know: change nothing
     return d;
   }
+  const RechargeState to = *tx.state;
   d.code = CodeForState(to);
   bool checks_passed = false;
   if (to == RechargeState::kSuccess) {
@@ -118,21 +118,22 @@ Decision Decide(const RechargeOrder& order, const UpstreamTransaction& tx) {
   StateChange c;
   c.order_no = order.order_no;
   c.to = to;
-  c.trade_state = tx.trade_state;
+  c.trade_state = tx.provider_state;
   c.transaction_id = tx.transaction_id;
   c.paid_at = tx.success_time;
   c.credit = to == RechargeState::kSuccess;
-  c.reason = absl::StrCat("wechat trade_state ", tx.trade_state);
+  c.reason = absl::StrCat(tx.provider, " trade_state ", tx.provider_state);
   c.from = order.state;
   c.from_credited = order.credited;
   d.late_payment = to == RechargeState::kSuccess && !IsPending(order.state) &&
                    order.state != RechargeState::kSuccess;
   if (d.late_payment) {
-    c.reason = absl::StrCat("late payment: wechat trade_state SUCCESS after ",
-                            RechargeStateName(order.state));
+    c.reason = absl::StrCat("late payment: ", tx.provider, " trade_state ", tx.provider_state,
+                            " after ", RechargeStateName(order.state));
   }
   if (order.state == RechargeState::kSuccess && to == RechargeState::kRefund && order.credited) {
-    c.reason = "wechat trade_state REFUND after a credit: balance kept, the refund owner debits it";
+    c.reason = absl::StrCat(tx.provider, " trade_state ", tx.provider_state,
+                            " after a credit: balance kept, the refund owner debits it");
   }
   d.change = std::move(c);
   return d;

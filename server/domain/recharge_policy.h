@@ -30,10 +30,16 @@ const char* ResultMessage(ResultCode code);
 // The code a stored state answers with (final states are answered from the database).
 ResultCode CodeForState(RechargeState s);
 
-// The part of a verified WeChat transaction reply the decision needs.
+// What a payment provider verifiably said about a recharge order, in the domain's words. The
+// provider's adapter maps its own vocabulary onto `state`; the decision never reads provider
+// strings.
 struct UpstreamTransaction {
+  std::string provider;  // who answered, e.g. "wechat" (order-log reasons, logs)
   std::string out_trade_no;
-  std::string trade_state;  // SUCCESS REFUND NOTPAY CLOSED REVOKED USERPAYING PAYERROR ...
+  // The order's state at the provider; nullopt when the provider answered with a state this
+  // service does not know (then nothing changes).
+  std::optional<RechargeState> state;
+  std::string provider_state;  // the provider's own word for it, kept for the query log
   std::string appid;        // appid (direct) or sp_appid/sub_appid as configured
   std::string mchid;        // mchid (direct) or sp_mchid (partner)
   std::string sub_mchid;    // partner mode

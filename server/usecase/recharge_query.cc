@@ -12,14 +12,15 @@ namespace orderquery::usecase {
 
 using domain::ResultCode;
 
-RechargeQuery::RechargeQuery(domain::RechargeRepository* repo, TransactionQuerier* upstream,
+RechargeQuery::RechargeQuery(domain::RechargeRepository* repo, OrderStatusProvider* upstream,
                              BlockingExecutor* executor, absl::Duration refresh_interval,
-                             Clock clock)
+                             Clock clock, DeadlineTimer* timer)
     : repo_(repo),
       upstream_(upstream),
       executor_(executor),
       refresh_interval_(refresh_interval),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      coalescer_(timer) {}
 
 void RechargeQuery::ConfigureCaches(const CacheOptions& options) {
   cache_options_ = options;
@@ -212,12 +213,16 @@ void RechargeQuery::AfterLoad(const RechargeQueryRequest& req, const domain::Que
     // A failure a moment ago: the same answer, without asking the provider again.
     if (auto recent = RecentFailureAnswer(order)) return done(*std::move(recent));
   }
-  const bool leader = coalescer_.Join(
-      order.order_no, [done](const absl::StatusOr<RechargeQueryResult>& r) { done(r); });
+  const bool leader = coalescer_.Join(order.order_no, req.deadline,
+                                      [done](const absl::StatusOr<RechargeQueryResult>& r) {
+                                        done(r);
+                                      });
   if (!leader) return;
   const absl::Time started = clock_();
+  // Bounded by the budget, not by this caller's deadline: others may join and wait longer, and
+  // an answer that comes after every caller left is still applied (a credit included).
   upstream_->Query(
-      order, req.deadline,
+      order, started + upstream_budget_,
       [this, order, started](absl::StatusOr<domain::UpstreamTransaction> reply) {
         // Runs on the transport thread: hop to the executor for storage work.
         auto shared =
@@ -237,14 +242,14 @@ void RechargeQuery::AfterLoad(const RechargeQueryRequest& req, const domain::Que
 
 domain::QueryLogEntry QueryLogEntryFor(const domain::RechargeOrder& order, absl::Duration latency,
                                        const absl::StatusOr<domain::UpstreamTransaction>& reply,
-                                       const TransactionQuerier& upstream) {
+                                       const OrderStatusProvider& upstream) {
   domain::QueryLogEntry entry;
   entry.user_id = order.user_id;
   entry.appid = order.appid;
   entry.order_no = order.order_no;
   entry.latency_ms = absl::ToInt64Milliseconds(latency);
   if (reply.ok()) {
-    entry.trade_state = reply->trade_state;
+    entry.trade_state = reply->provider_state;
   } else {
     entry.error_code = upstream.ErrorCode(reply.status());
     if (entry.error_code.empty()) {
@@ -286,7 +291,7 @@ absl::StatusOr<Applied> RechargeQuery::ApplyAnswer(domain::RechargeOrder order,
           d.change->reason = absl::StrCat(d.change->reason, " (", SourceName(source), ")");
         return d;
       },
-      tx.trade_state);
+      tx.provider_state);
 }
 
 absl::StatusOr<Applied> RechargeQuery::CloseLocally(domain::RechargeOrder order,
@@ -412,7 +417,7 @@ RechargeQuery::NotifyResult RechargeQuery::ApplyNotification(
   if (domain::Decision pre = domain::Decide(*order, tx); !pre.mismatch.empty()) {
     counters_.refused_credits.fetch_add(1);
     log::Error("recharge_credit_refused", {{"order_no", order->order_no},
-                                           {"trade_state", tx.trade_state},
+                                           {"trade_state", tx.provider_state},
                                            {"reason", pre.mismatch},
                                            {"source", SourceName(Source::kNotification)}});
     result.outcome = NotifyOutcome::kRefused;
@@ -481,8 +486,8 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
     RechargeQueryResult r;
     r.code = applied->code;
     r.order = applied->order;
-    // The answer shows what WeChat said, unless that was a move the lifecycle refused.
-    if (applied->refused_move.empty()) r.order->trade_state = reply->trade_state;
+    // The answer shows what the provider said, unless that was a move the lifecycle refused.
+    if (applied->refused_move.empty()) r.order->trade_state = reply->provider_state;
     r.balance_fen = applied->balance_fen;
     r.asked_upstream = true;
     result = r;

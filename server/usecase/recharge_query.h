@@ -19,38 +19,16 @@
 #include "server/domain/recharge.h"
 #include "server/domain/recharge_policy.h"
 #include "server/usecase/coalescer.h"
+#include "server/usecase/ports.h"
 #include "server/usecase/ttl_cache.h"
 
 namespace orderquery::usecase {
-
-// Asks the payment provider for an order's transaction (the order-status port). Failure
-// statuses: NOT_FOUND = the provider does not know the order; others are failures
-// (RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED, FAILED_PRECONDITION for a
-// merchant misconfiguration, ...).
-class TransactionQuerier {
- public:
-  virtual ~TransactionQuerier() = default;
-  virtual void Query(const domain::RechargeOrder& order, absl::Time deadline,
-                     std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) = 0;
-  // The provider's error code behind a failure, for the query log ("" when none).
-  virtual std::string ErrorCode(const absl::Status& status) const = 0;
-};
-
-// Closes an unpaid order at the provider (the reconciler, at expiry). OK when closed;
-// FAILED_PRECONDITION with IsAlreadyPaid() when the provider refuses because it is paid.
-class OrderCloser {
- public:
-  virtual ~OrderCloser() = default;
-  virtual void Close(const domain::RechargeOrder& order, absl::Time deadline,
-                     std::function<void(absl::Status)> done) = 0;
-  virtual bool IsAlreadyPaid(const absl::Status& status) const = 0;
-};
 
 // The t_user_order_query_log row for one upstream call about `order`: the provider's answer,
 // or its failure (the provider's error code when there is one, else the status code's name).
 domain::QueryLogEntry QueryLogEntryFor(const domain::RechargeOrder& order, absl::Duration latency,
                                        const absl::StatusOr<domain::UpstreamTransaction>& reply,
-                                       const TransactionQuerier& upstream);
+                                       const OrderStatusProvider& upstream);
 
 // Who learned what we are applying (logs, order-log reasons).
 enum class Source { kQuery, kNotification, kReconciler };
@@ -98,9 +76,16 @@ class RechargeQuery {
   using Done = std::function<void(absl::StatusOr<RechargeQueryResult>)>;
   using Clock = std::function<absl::Time()>;
 
+  // `timer` fires callers' deadlines (null: a thread of its own; tests inject one).
   RechargeQuery(
-      domain::RechargeRepository* repo, TransactionQuerier* upstream, BlockingExecutor* executor,
-      absl::Duration refresh_interval, Clock clock = [] { return absl::Now(); });
+      domain::RechargeRepository* repo, OrderStatusProvider* upstream, BlockingExecutor* executor,
+      absl::Duration refresh_interval, Clock clock = [] { return absl::Now(); },
+      DeadlineTimer* timer = nullptr);
+  // The longest one shared upstream query may take, retries included (config: the upstream
+  // request timeout times its attempts, plus backoffs). The query is bounded by this, not by the
+  // deadline of the caller that started it: callers that join it later may wait longer, and
+  // each caller leaves at its own deadline. Call before the first Run().
+  void SetUpstreamBudget(absl::Duration budget) { upstream_budget_ = budget; }
 
   // Process-memory caches for the polling path (off until configured): sessions for at most
   // session_ttl (never past the session's own expiry), and credited final answers for at most
@@ -130,8 +115,9 @@ class RechargeQuery {
   };
   CacheStats cache_stats() const;
 
-  // `done` runs exactly once: inline for a rejected request or an answer from memory, else on
-  // an executor thread.
+  // `done` runs exactly once, by req.deadline at the latest (DEADLINE_EXCEEDED while the shared
+  // upstream query goes on): inline for a rejected request or an answer from memory, else on
+  // an executor or timer thread.
   void Run(RechargeQueryRequest req, Done done);
 
   // Decides on `order` given the provider's verified answer and writes the decision together
@@ -190,10 +176,11 @@ class RechargeQuery {
                                              bool asked_upstream);
 
   domain::RechargeRepository* repo_;
-  TransactionQuerier* upstream_;
+  OrderStatusProvider* upstream_;
   BlockingExecutor* executor_;
   absl::Duration refresh_interval_;
   Clock clock_;
+  absl::Duration upstream_budget_ = absl::Seconds(30);
   Coalescer<RechargeQueryResult> coalescer_;
   LifecycleCounters counters_;
   CacheOptions cache_options_;

@@ -12,7 +12,7 @@
 namespace orderquery::usecase {
 
 Reconciler::Reconciler(RechargeQuery* recharge, domain::RechargeRepository* repo,
-                       domain::CheckSchedule* schedule, TransactionQuerier* querier,
+                       domain::CheckSchedule* schedule, OrderStatusProvider* querier,
                        OrderCloser* closer, ReconcilerOptions options, Clock clock)
     : recharge_(recharge),
       repo_(repo),
@@ -230,10 +230,9 @@ void Reconciler::Expire(const domain::RechargeOrder& order, SweepCounts* counts)
     }
     return;
   }
-  domain::RechargeState said = domain::RechargeState::kNotPay;
-  const bool known = reply.ok() && domain::ParseRechargeState(reply->trade_state, &said);
+  const bool known = reply.ok() && reply->state.has_value();
   absl::StatusOr<Applied> applied;
-  if (known && !domain::IsPending(said)) {
+  if (known && !domain::IsPending(*reply->state)) {
     applied = recharge_->ApplyAnswer(order, *reply, base, Source::kReconciler);
   } else if (provider_closed) {
     applied = recharge_->CloseLocally(
@@ -241,7 +240,7 @@ void Reconciler::Expire(const domain::RechargeOrder& order, SweepCounts* counts)
         absl::StrCat("expired ", absl::FormatDuration(options_.expire_after),
                      " after creation: closed at the provider (",
                      closed.ok() ? "closed" : "unknown there", "), which then said ",
-                     reply.ok() ? reply->trade_state : std::string("not found"), " (reconciler)"),
+                     reply.ok() ? reply->provider_state : std::string("not found"), " (reconciler)"),
         base);
   } else {
     // The provider refused the close as paid but does not report it paid yet: ask again soon.

@@ -55,7 +55,7 @@ class Reconciler {
   // All pointers must outlive the reconciler.
   Reconciler(
       RechargeQuery* recharge, domain::RechargeRepository* repo, domain::CheckSchedule* schedule,
-      TransactionQuerier* querier, OrderCloser* closer, ReconcilerOptions options,
+      OrderStatusProvider* querier, OrderCloser* closer, ReconcilerOptions options,
       Clock clock = [] { return absl::Now(); });
   ~Reconciler();
 
@@ -94,7 +94,7 @@ class Reconciler {
   RechargeQuery* recharge_;
   domain::RechargeRepository* repo_;
   domain::CheckSchedule* schedule_;
-  TransactionQuerier* querier_;
+  OrderStatusProvider* querier_;
   OrderCloser* closer_;
   ReconcilerOptions options_;
   Clock clock_;

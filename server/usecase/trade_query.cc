@@ -20,14 +20,16 @@ absl::Status Overloaded() {
 }  // namespace
 
 TradeQuery::TradeQuery(domain::TradeOrderRepository* repo,
-                       payment::tradeapi::MerchantTradeClient* client, BlockingExecutor* executor,
-                       std::string default_merchant, absl::Duration refresh_interval, Clock clock)
+                       usecase::TradeStatusProvider* client, BlockingExecutor* executor,
+                       std::string default_merchant, absl::Duration refresh_interval, Clock clock,
+                       DeadlineTimer* timer)
     : repo_(repo),
       client_(client),
       executor_(executor),
       default_merchant_(std::move(default_merchant)),
       refresh_interval_(refresh_interval),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      coalescer_(timer) {}
 
 void TradeQuery::Run(TradeQueryRequest req, Done done) {
   // Validation happens before any I/O, and a rejected request writes nothing.
@@ -59,12 +61,13 @@ void TradeQuery::AfterLoad(const TradeQueryRequest& req,
   }
   // Trade order ids cannot contain '/', so the key is unambiguous.
   const std::string key = absl::StrCat(req.merchant, "/", req.trade_order_id);
-  const bool leader =
-      coalescer_.Join(key, [done](const absl::StatusOr<TradeQueryResult>& r) { done(r); });
+  const bool leader = coalescer_.Join(
+      key, req.deadline, [done](const absl::StatusOr<TradeQueryResult>& r) { done(r); });
   if (!leader) return;
   const std::string merchant = req.merchant;
+  // Bounded by the budget, not by this caller's deadline: others may join and wait longer.
   client_->GetTradeOrder(
-      merchant, req.trade_order_id, req.deadline,
+      merchant, req.trade_order_id, clock_() + upstream_budget_,
       [this, key, merchant, stored](absl::StatusOr<domain::TradeOrderRecord> reply) {
         // May run on the transport thread: hop to the executor for storage work.
         auto shared = std::make_shared<absl::StatusOr<domain::TradeOrderRecord>>(std::move(reply));

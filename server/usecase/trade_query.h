@@ -14,7 +14,7 @@
 #include "absl/time/time.h"
 #include "server/common/executor.h"
 #include "server/domain/snapshots.h"
-#include "server/payment/tradeapi/client.h"
+#include "server/usecase/ports.h"
 #include "server/usecase/coalescer.h"
 
 namespace orderquery::usecase {
@@ -37,13 +37,21 @@ class TradeQuery {
   using Clock = std::function<absl::Time()>;
 
   // `default_merchant` may be empty (then requests must name one). All pointers must outlive
-  // the use case and its in-flight runs.
+  // the use case and its in-flight runs. `timer` fires callers' deadlines (null: a thread of
+  // its own; tests inject one).
   TradeQuery(
-      domain::TradeOrderRepository* repo, payment::tradeapi::MerchantTradeClient* client,
+      domain::TradeOrderRepository* repo, usecase::TradeStatusProvider* client,
       BlockingExecutor* executor, std::string default_merchant, absl::Duration refresh_interval,
-      Clock clock = [] { return absl::Now(); });
+      Clock clock = [] { return absl::Now(); }, DeadlineTimer* timer = nullptr);
 
-  // `done` runs exactly once: on an executor thread, or inline for a request rejected before
+  // The longest one shared upstream query may take, retries included (config: the upstream
+  // request timeout times its attempts, plus backoffs). The query is bounded by this, not by the
+  // deadline of the caller that started it: callers that join it later may wait longer, and
+  // each caller leaves at its own deadline. Call before the first Run().
+  void SetUpstreamBudget(absl::Duration budget) { upstream_budget_ = budget; }
+
+  // `done` runs exactly once, by req.deadline at the latest (DEADLINE_EXCEEDED while the shared
+  // upstream query goes on): on an executor or timer thread, or inline for a request rejected before
   // any I/O (INVALID_ARGUMENT: bad trade_order_id, unknown or missing merchant) or when the
   // executor's queue is full (RESOURCE_EXHAUSTED). Upstream failures come back as the client
   // reports them (payment/tradeapi/errors.h). A failed store after a good upstream answer is
@@ -60,11 +68,12 @@ class TradeQuery {
                   absl::StatusOr<domain::TradeOrderRecord> reply);
 
   domain::TradeOrderRepository* repo_;
-  payment::tradeapi::MerchantTradeClient* client_;
+  usecase::TradeStatusProvider* client_;
   BlockingExecutor* executor_;
   std::string default_merchant_;
   absl::Duration refresh_interval_;
   Clock clock_;
+  absl::Duration upstream_budget_ = absl::Seconds(30);
   Coalescer<TradeQueryResult> coalescer_;
 };
 

@@ -9,13 +9,15 @@
 
 namespace orderquery::usecase {
 
-VehicleQuery::VehicleQuery(domain::VehicleRepository* repo, VehicleQuerier* upstream,
-                           BlockingExecutor* executor, absl::Duration refresh_interval, Clock clock)
+VehicleQuery::VehicleQuery(domain::VehicleRepository* repo, VehicleStatusProvider* upstream,
+                           BlockingExecutor* executor, absl::Duration refresh_interval, Clock clock,
+                           DeadlineTimer* timer)
     : repo_(repo),
       upstream_(upstream),
       executor_(executor),
       refresh_interval_(refresh_interval),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      coalescer_(timer) {}
 
 void VehicleQuery::Run(VehicleQueryRequest req, Done done) {
   if (absl::Status s = ValidateOutTradeNo(req.out_trade_no); !s.ok()) return done(s);
@@ -34,11 +36,12 @@ void VehicleQuery::Run(VehicleQueryRequest req, Done done) {
     }
     std::optional<domain::VehicleSnapshot> before = *std::move(stored);
     const std::string key = req.sub_mchid + "/" + req.out_trade_no;
-    if (!coalescer_.Join(key,
+    if (!coalescer_.Join(key, req.deadline,
                          [done](const absl::StatusOr<v1::VehicleTransaction>& r) { done(r); })) {
       return;
     }
-    upstream_->Query(req.out_trade_no, req.sub_mchid, req.deadline,
+    // Bounded by the budget, not by this caller's deadline: others may join and wait longer.
+    upstream_->Query(req.out_trade_no, req.sub_mchid, clock_() + upstream_budget_,
                      [this, key, req, before](absl::StatusOr<VehicleAnswer> reply) {
                        auto shared =
                            std::make_shared<absl::StatusOr<VehicleAnswer>>(std::move(reply));

@@ -14,23 +14,9 @@
 #include "server/common/executor.h"
 #include "server/domain/snapshots.h"
 #include "server/usecase/coalescer.h"
+#include "server/usecase/ports.h"
 
 namespace orderquery::usecase {
-
-struct VehicleAnswer {
-  v1::VehicleTransaction transaction;
-  std::string body_json;  // the verified reply body, stored as-is
-};
-
-class VehicleQuerier {
- public:
-  virtual ~VehicleQuerier() = default;
-  virtual void Query(const std::string& out_trade_no, const std::string& sub_mchid,
-                     absl::Time deadline,
-                     std::function<void(absl::StatusOr<VehicleAnswer>)> done) = 0;
-  // Decodes a stored body (it was verified when it arrived).
-  virtual absl::StatusOr<v1::VehicleTransaction> Decode(const std::string& body_json) const = 0;
-};
 
 struct VehicleQueryRequest {
   std::string out_trade_no;
@@ -46,9 +32,18 @@ class VehicleQuery {
 
   // A stored REFUND snapshot is final; a stored SUCCESS one is served for `refresh_interval`
   // after it was fetched (it may still become REFUND), then asked again.
+  // `timer` fires callers' deadlines (null: a thread of its own; tests inject one).
   VehicleQuery(
-      domain::VehicleRepository* repo, VehicleQuerier* upstream, BlockingExecutor* executor,
-      absl::Duration refresh_interval = absl::Minutes(1), Clock clock = [] { return absl::Now(); });
+      domain::VehicleRepository* repo, VehicleStatusProvider* upstream, BlockingExecutor* executor,
+      absl::Duration refresh_interval = absl::Minutes(1), Clock clock = [] { return absl::Now(); },
+      DeadlineTimer* timer = nullptr);
+  // The longest one shared upstream query may take, retries included (config: the upstream
+  // request timeout times its attempts, plus backoffs). The query is bounded by this, not by the
+  // deadline of the caller that started it: callers that join it later may wait longer, and
+  // each caller leaves at its own deadline. Call before the first Run().
+  void SetUpstreamBudget(absl::Duration budget) { upstream_budget_ = budget; }
+  // `done` runs exactly once, by req.deadline at the latest (DEADLINE_EXCEEDED while the shared
+  // upstream query goes on).
   void Run(VehicleQueryRequest req, Done done);
   // Callers that joined an upstream query already under way (metrics).
   int64_t coalesced_joins() const { return coalescer_.joins(); }
@@ -59,10 +54,11 @@ class VehicleQuery {
                   absl::StatusOr<VehicleAnswer> reply);
 
   domain::VehicleRepository* repo_;
-  VehicleQuerier* upstream_;
+  VehicleStatusProvider* upstream_;
   BlockingExecutor* executor_;
   absl::Duration refresh_interval_;
   Clock clock_;
+  absl::Duration upstream_budget_ = absl::Seconds(30);
   Coalescer<v1::VehicleTransaction> coalescer_;
 };
 

@@ -1,3 +1,5 @@
+#include "server/payment/tradeapi/http_client.h"
+
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -9,7 +11,6 @@
 #include "server/common/text.h"
 #include "server/payment/tradeapi/decoder.h"
 #include "server/payment/tradeapi/errors.h"
-#include "server/payment/tradeapi/http_client.h"
 
 namespace orderquery::payment::tradeapi {
 namespace {
@@ -77,8 +78,7 @@ absl::StatusOr<Params> ParseQuery(absl::string_view query) {
   return params;
 }
 
-absl::StatusOr<MerchantEndpoint> LoadMerchant(const std::string& name,
-                                              const config::TradeMerchantConfig& c) {
+absl::StatusOr<MerchantEndpoint> LoadMerchant(const std::string& name, const MerchantSettings& c) {
   const std::string prefix = absl::StrCat("trade.merchants.", name, ".");
   MerchantEndpoint m;
   m.name = name;
@@ -109,7 +109,7 @@ absl::StatusOr<MerchantEndpoint> LoadMerchant(const std::string& name,
 }
 
 absl::StatusOr<std::unique_ptr<HttpMerchantTradeClient>> HttpMerchantTradeClient::Create(
-    const std::map<std::string, config::TradeMerchantConfig>& merchants, http::Transport* transport,
+    const std::map<std::string, MerchantSettings>& merchants, http::Transport* transport,
     Clock clock) {
   std::map<std::string, MerchantEndpoint> loaded;
   for (const auto& [name, c] : merchants) {

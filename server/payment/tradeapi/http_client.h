@@ -1,5 +1,5 @@
-// MerchantTradeClient over the shared HTTP transport (retries, timeouts and the per-merchant
-// limiter live there). One instance serves every configured merchant.
+// usecase::TradeStatusProvider over the shared HTTP transport (retries, timeouts and the
+// per-merchant limiter live there). One instance serves every configured merchant.
 //
 // Request (GET, idempotent, limiter_key = merchant name, deadline = the caller's):
 //   {base_url}/api/trade_order/get?tradeOrderId=…&mchId=…&appId=…&signType=…&reqTime=…&sign=…
@@ -21,10 +21,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "server/config/config.h"
 #include "server/payment/http/transport.h"
-#include "server/payment/tradeapi/client.h"
+#include "server/payment/tradeapi/settings.h"
 #include "server/payment/tradeapi/signer.h"
+#include "server/usecase/ports.h"
 
 namespace orderquery::payment::tradeapi {
 
@@ -42,14 +42,13 @@ struct MerchantEndpoint {
 
 // Resolves one merchant's configuration; `name` is its key under trade.merchants. Errors are
 // INVALID_ARGUMENT naming the config key (an unreadable or empty key_file names the file).
-absl::StatusOr<MerchantEndpoint> LoadMerchant(const std::string& name,
-                                              const config::TradeMerchantConfig& c);
+absl::StatusOr<MerchantEndpoint> LoadMerchant(const std::string& name, const MerchantSettings& c);
 
 // The inverse, for the sandbox playing the platform: "a=1&b=%E8%A2%AB" -> {a:1, b:被}; '+' is a
 // space (form encoding). INVALID_ARGUMENT on a bad escape or a repeated name.
 absl::StatusOr<Params> ParseQuery(absl::string_view query);
 
-class HttpMerchantTradeClient final : public MerchantTradeClient {
+class HttpMerchantTradeClient final : public usecase::TradeStatusProvider {
  public:
   using Clock = std::function<absl::Time()>;
 
@@ -57,8 +56,8 @@ class HttpMerchantTradeClient final : public MerchantTradeClient {
   // must outlive the client, and the client its in-flight requests; `clock` (default
   // absl::Now) stamps reqTime.
   static absl::StatusOr<std::unique_ptr<HttpMerchantTradeClient>> Create(
-      const std::map<std::string, config::TradeMerchantConfig>& merchants,
-      http::Transport* transport, Clock clock = nullptr);
+      const std::map<std::string, MerchantSettings>& merchants, http::Transport* transport,
+      Clock clock = nullptr);
 
   bool HasMerchant(absl::string_view merchant) const override;
   void GetTradeOrder(absl::string_view merchant, absl::string_view trade_order_id,

@@ -1,4 +1,5 @@
 #include "server/config/config.h"
+#include "server/payment/wechat/settings.h"
 
 #include <cstdio>
 #include <fstream>
@@ -9,6 +10,12 @@
 
 namespace orderquery::config {
 namespace {
+
+// The wechat provider's section of a loaded configuration.
+const std::map<std::string, payment::wechat::MerchantSettings>& WechatMerchants(
+    const config::Config& c) {
+  return c.provider<payment::wechat::Settings>("wechat")->merchants;
+}
 
 using ::testing::HasSubstr;
 
@@ -27,7 +34,7 @@ TEST_F(ConfigTest, DefaultsWithoutFileOrEnv) {
   EXPECT_EQ(c->listen, "127.0.0.1:50051");
   EXPECT_TRUE(c->reflection);
   EXPECT_EQ(c->db.pool_size, 8);
-  EXPECT_TRUE(c->wechat_merchants.empty());
+  EXPECT_TRUE(WechatMerchants(*c).empty());
 }
 
 TEST_F(ConfigTest, FileThenEnvOverrides) {
@@ -51,8 +58,8 @@ TEST_F(ConfigTest, FileThenEnvOverrides) {
   EXPECT_EQ(c->db.password, "from-env");
   EXPECT_EQ(c->db.pool_size, 16);
   EXPECT_EQ(c->recharge_refresh_interval_ms, 500);
-  ASSERT_EQ(c->wechat_merchants.count("demo"), 1u);
-  const auto& m = c->wechat_merchants.at("demo");
+  ASSERT_EQ(WechatMerchants(*c).count("demo"), 1u);
+  const auto& m = WechatMerchants(*c).at("demo");
   EXPECT_EQ(m.mode, "partner");
   EXPECT_THAT(m.appids, ::testing::ElementsAre("wx1", "wx2"));
 }
@@ -67,7 +74,7 @@ TEST_F(ConfigTest, MerchantDeclaredFromEnvAlone) {
              {"ORDERQUERY_WECHAT_MERCHANTS_M1_PLATFORM_CERT_FILES", key}};
   auto c = Load("", env);
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->wechat_merchants.at("m1").private_key_pem, "-----BEGIN PRIVATE KEY-----");
+  EXPECT_EQ(WechatMerchants(*c).at("m1").private_key_pem, "-----BEGIN PRIVATE KEY-----");
 }
 
 struct BadCase {

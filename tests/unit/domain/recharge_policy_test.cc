@@ -22,7 +22,9 @@ RechargeOrder Order() {
 UpstreamTransaction Reply(const std::string& state) {
   UpstreamTransaction t;
   t.out_trade_no = "30037620190603135446976217590065";
-  t.trade_state = state;
+  t.provider = "wechat";
+  t.provider_state = state;  // the provider's word; the state when it is one we know
+  if (RechargeState known; ParseRechargeState(state, &known)) t.state = known;
   t.appid = "wxd678efh567hg6787";
   t.mchid = "1230000109";
   t.total_fen = 1000;

@@ -46,10 +46,10 @@ class FakeTransport : public http::Transport {
   absl::StatusOr<http::Response> next = absl::UnavailableError("no reply set");
 };
 
-config::TradeMerchantConfig Merchant(const std::string& base_url, const std::string& mch_id,
-                                     const std::string& app_id, const std::string& key,
-                                     const std::string& sign_type = "MD5") {
-  config::TradeMerchantConfig c;
+payment::tradeapi::MerchantSettings Merchant(const std::string& base_url, const std::string& mch_id,
+                                             const std::string& app_id, const std::string& key,
+                                             const std::string& sign_type = "MD5") {
+  payment::tradeapi::MerchantSettings c;
   c.base_url = base_url;
   c.mch_id = mch_id;
   c.app_id = app_id;
@@ -61,7 +61,7 @@ config::TradeMerchantConfig Merchant(const std::string& base_url, const std::str
 class MerchantClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::map<std::string, config::TradeMerchantConfig> merchants;
+    std::map<std::string, payment::tradeapi::MerchantSettings> merchants;
     merchants["m1"] = Merchant("http://127.0.0.1:8080/", "20000000", "", kKey);
     merchants["m2"] =
         Merchant("https://pay.example.com/base", "30000000", "app01", "OTHERKEY", "HMAC-SHA256");
@@ -248,7 +248,7 @@ class MerchantKeyFileTest : public ::testing::Test {
 };
 
 TEST_F(MerchantKeyFileTest, KeyReadFromFileWithoutTrailingNewline) {
-  config::TradeMerchantConfig c = Merchant("http://h", "20000000", "", "");
+  payment::tradeapi::MerchantSettings c = Merchant("http://h", "20000000", "", "");
   c.key_file = WriteFile("TESTKEY123\n");
   FakeTransport transport;
   auto client = HttpMerchantTradeClient::Create({{"m1", c}}, &transport, [] { return kNow; });
@@ -260,7 +260,7 @@ TEST_F(MerchantKeyFileTest, KeyReadFromFileWithoutTrailingNewline) {
 }
 
 TEST_F(MerchantKeyFileTest, InlineKeyWinsOverFile) {
-  config::TradeMerchantConfig c = Merchant("http://h", "20000000", "", kKey);
+  payment::tradeapi::MerchantSettings c = Merchant("http://h", "20000000", "", kKey);
   c.key_file = WriteFile("SOMETHING-ELSE");
   auto m = LoadMerchant("m1", c);
   ASSERT_TRUE(m.ok());
@@ -269,7 +269,7 @@ TEST_F(MerchantKeyFileTest, InlineKeyWinsOverFile) {
 
 TEST_F(MerchantKeyFileTest, BadConfigurationsNameTheKey) {
   FakeTransport transport;
-  config::TradeMerchantConfig c = Merchant("http://h", "20000000", "", "");
+  payment::tradeapi::MerchantSettings c = Merchant("http://h", "20000000", "", "");
   c.key_file = "/nonexistent/dir/key.txt";
   auto client = HttpMerchantTradeClient::Create({{"shop1", c}}, &transport);
   ASSERT_FALSE(client.ok());

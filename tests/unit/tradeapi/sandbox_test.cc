@@ -47,10 +47,10 @@ nlohmann::json Scenario() {
   })json");
 }
 
-config::TradeMerchantConfig Merchant(const std::string& base_url, const std::string& mch_id,
+payment::tradeapi::MerchantSettings Merchant(const std::string& base_url, const std::string& mch_id,
                                      const std::string& app_id, const std::string& key,
                                      const std::string& sign_type) {
-  config::TradeMerchantConfig c;
+  payment::tradeapi::MerchantSettings c;
   c.base_url = base_url;
   c.mch_id = mch_id;
   c.app_id = app_id;
@@ -87,7 +87,7 @@ class MerchantSandboxTest : public ::testing::Test {
     transport_ = transport->release();
 
     const std::string url = sandbox_->base_url();
-    std::map<std::string, config::TradeMerchantConfig> merchants = {
+    std::map<std::string, payment::tradeapi::MerchantSettings> merchants = {
         {"m1", Merchant(url, "20000000", "", "TESTKEY123", "MD5")},
         {"m2", Merchant(url, "30000000", "app01", "OTHERKEY", "HMAC-SHA256")},
         {"wrongkey", Merchant(url, "20000000", "", "NOT-THE-KEY", "MD5")},

@@ -33,7 +33,7 @@ std::pair<std::string, std::string> Key(const std::string& merchant) { return {m
 using FakeRepo = fakes::InMemoryTradeOrderRepository;
 
 // Holds GetTradeOrder callbacks until the test releases them, and counts calls.
-class FakeClient : public payment::tradeapi::MerchantTradeClient {
+class FakeClient : public usecase::TradeStatusProvider {
  public:
   bool HasMerchant(absl::string_view m) const override { return m == "m1" || m == "m2"; }
   void GetTradeOrder(absl::string_view merchant, absl::string_view id, absl::Time,
@@ -323,7 +323,7 @@ class CannedTransport : public payment::http::Transport {
 };
 
 TEST_F(TradeQueryTest, DecodeErrorsStoreNothing) {
-  config::TradeMerchantConfig c;
+  payment::tradeapi::MerchantSettings c;
   c.base_url = "http://127.0.0.1:1";
   c.mch_id = "20000000";
   c.key = "k";

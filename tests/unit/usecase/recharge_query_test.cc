@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "server/usecase/ttl_cache.h"
 #include "tests/fakes/repositories.h"
+#include "tests/unit/usecase/fake_timer.h"
 
 namespace orderquery::usecase {
 namespace {
@@ -23,12 +24,13 @@ using domain::ResultCode;
 using FakeRepo = fakes::InMemoryRechargeRepository;
 
 // Holds upstream callbacks until the test releases them, and counts queries.
-class FakeUpstream : public TransactionQuerier {
+class FakeUpstream : public OrderStatusProvider {
  public:
-  void Query(const RechargeOrder& order, absl::Time,
+  void Query(const RechargeOrder& order, absl::Time deadline,
              std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) override {
     std::lock_guard<std::mutex> l(mu);
     ++queries;
+    deadlines.push_back(deadline);
     pending.push_back({order, std::move(done)});
   }
   std::string ErrorCode(const absl::Status& s) const override {
@@ -49,7 +51,9 @@ class FakeUpstream : public TransactionQuerier {
       }
       domain::UpstreamTransaction t;
       t.out_trade_no = order.order_no;
-      t.trade_state = *state;
+      t.provider = "wechat";
+      t.provider_state = *state;
+      if (RechargeState known; domain::ParseRechargeState(*state, &known)) t.state = known;
       t.appid = order.appid;
       t.mchid = order.mchid;
       t.total_fen = total;
@@ -65,6 +69,7 @@ class FakeUpstream : public TransactionQuerier {
   }
   std::mutex mu;
   std::atomic<int> queries{0};
+  std::vector<absl::Time> deadlines;
   std::vector<
       std::pair<RechargeOrder, std::function<void(absl::StatusOr<domain::UpstreamTransaction>)>>>
       pending;
@@ -73,9 +78,9 @@ class FakeUpstream : public TransactionQuerier {
 class RechargeQueryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    repo_.sessions["tok-alice"] = {1, "wxapp", absl::Now() + absl::Hours(1)};
-    repo_.sessions["tok-bob"] = {2, "wxapp", absl::Now() + absl::Hours(1)};
-    repo_.sessions["tok-old"] = {1, "wxapp", absl::Now() - absl::Seconds(1)};
+    repo_.sessions["tok-alice"] = {1, "wxapp", now_ + absl::Hours(1)};
+    repo_.sessions["tok-bob"] = {2, "wxapp", now_ + absl::Hours(1)};
+    repo_.sessions["tok-old"] = {1, "wxapp", now_ - absl::Seconds(1)};
     repo_.balances[1] = 500;
     repo_.balances[2] = 0;
     RechargeOrder o;
@@ -105,14 +110,20 @@ class RechargeQueryTest : public ::testing::Test {
                [p](absl::StatusOr<RechargeQueryResult> r) { p->set_value(std::move(r)); });
     return f;
   }
+  // Bounded only against a hang (a busy machine may take long to get there).
   void WaitPending(size_t n) {
-    for (int i = 0; i < 500 && upstream_.Pending() < n; ++i) absl::SleepFor(absl::Milliseconds(2));
+    for (int i = 0; i < 15000 && upstream_.Pending() < n; ++i) {
+      absl::SleepFor(absl::Milliseconds(2));
+    }
   }
 
   FakeRepo repo_;
   FakeUpstream upstream_;
   BlockingExecutor executor_{4, 1000};
-  RechargeQuery query_{&repo_, &upstream_, &executor_, absl::Seconds(2)};
+  // The clock stands still unless a test moves it: "within the refresh interval" cannot be
+  // outlasted by a slow machine.
+  absl::Time now_ = absl::Now();
+  RechargeQuery query_{&repo_, &upstream_, &executor_, absl::Seconds(2), [this] { return now_; }};
 };
 
 TEST_F(RechargeQueryTest, MalformedOrderNumberIsRejectedBeforeAnyIo) {
@@ -169,7 +180,11 @@ TEST_F(RechargeQueryTest, ConcurrentCallsShareOneUpstreamQuery) {
   std::vector<std::future<absl::StatusOr<RechargeQueryResult>>> calls;
   for (int i = 0; i < 50; ++i) calls.push_back(Start("R1"));
   WaitPending(1);
-  absl::SleepFor(absl::Milliseconds(50));  // let the other 49 join
+  // The other 49 join the query under way (bounded only against a hang).
+  for (int i = 0; i < 15000 && query_.coalesced_joins() < 49; ++i) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  ASSERT_EQ(query_.coalesced_joins(), 49);
   upstream_.ReleaseAll(std::string("NOTPAY"));
   for (auto& c : calls) {
     auto r = c.get();
@@ -178,6 +193,41 @@ TEST_F(RechargeQueryTest, ConcurrentCallsShareOneUpstreamQuery) {
   }
   EXPECT_EQ(upstream_.queries.load(), 1);
   EXPECT_EQ(repo_.query_log.size(), 1u);
+}
+
+// Issue 15, finding 6: a follower with a longer deadline is not failed by the leader's, and the
+// upstream query is bounded by config, not by whoever started it.
+TEST_F(RechargeQueryTest, CoalescedCallersKeepTheirOwnDeadlines) {
+  FakeDeadlineTimer timer;
+  RechargeQuery q{&repo_, &upstream_, &executor_, absl::Seconds(2), [this] { return now_; },
+                  &timer};
+  q.SetUpstreamBudget(absl::Seconds(40));
+  auto leader = std::make_shared<std::promise<absl::StatusOr<RechargeQueryResult>>>();
+  auto follower = std::make_shared<std::promise<absl::StatusOr<RechargeQueryResult>>>();
+  q.Run({"wxapp", "tok-alice", "R1", false, now_ + absl::Seconds(1)},
+        [leader](absl::StatusOr<RechargeQueryResult> r) { leader->set_value(std::move(r)); });
+  WaitPending(1);
+  q.Run({"wxapp", "tok-alice", "R1", false, now_ + absl::Seconds(30)},
+        [follower](absl::StatusOr<RechargeQueryResult> r) { follower->set_value(std::move(r)); });
+  for (int i = 0; i < 15000 && q.coalesced_joins() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
+  ASSERT_EQ(q.coalesced_joins(), 1);
+  {
+    std::lock_guard<std::mutex> l(upstream_.mu);
+    ASSERT_EQ(upstream_.deadlines.size(), 1u);
+    EXPECT_EQ(upstream_.deadlines[0], now_ + absl::Seconds(40));
+  }
+
+  // WeChat answers 5 s later: the leader left at its deadline, the follower gets the answer.
+  EXPECT_EQ(timer.FireDue(now_ + absl::Seconds(5)), 1);
+  auto l = leader->get_future().get();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(l.status())) << l.status();
+  upstream_.ReleaseAll(std::string("SUCCESS"));
+  auto f = follower->get_future().get();
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->code, ResultCode::kSuccess);
+  EXPECT_EQ(f->balance_fen, 1500);
+  EXPECT_EQ(repo_.credits, 1);
+  EXPECT_EQ(upstream_.queries.load(), 1);
 }
 
 TEST_F(RechargeQueryTest, PendingOrderAskedAtMostOncePerIntervalUnlessForced) {
@@ -288,7 +338,7 @@ class RechargeCacheTest : public RechargeQueryTest {
   // Credits R1 through the flow (the upstream says SUCCESS) and returns the answer.
   RechargeQueryResult CreditR1() {
     auto f = std::async(std::launch::async, [this] { return Ask("tok-alice", "R1"); });
-    for (int i = 0; i < 500 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
+    for (int i = 0; i < 15000 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
     upstream_.ReleaseAll(std::string("SUCCESS"));
     auto r = f.get();
     EXPECT_TRUE(r.ok()) << r.status();
@@ -299,7 +349,7 @@ class RechargeCacheTest : public RechargeQueryTest {
     return repo_.calls;
   }
 
-  absl::Time now_ = absl::Now();
+  // now_ is the base fixture's clock.
   RechargeQuery cached_{&repo_, &upstream_, &executor_, absl::Seconds(2), [this] { return now_; }};
 };
 
@@ -382,7 +432,9 @@ TEST_F(RechargeCacheTest, AChangeMadeHereEvictsAtOnce) {
   }
   domain::UpstreamTransaction refund;
   refund.out_trade_no = "R1";
-  refund.trade_state = "REFUND";
+  refund.provider = "wechat";
+  refund.provider_state = "REFUND";
+  refund.state = RechargeState::kRefund;
   auto applied = cached_.ApplyAnswer(o, refund, domain::QueryOutcome{}, Source::kNotification);
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_EQ(Ask("tok-alice", "R1")->code, ResultCode::kRefund);  // no wait for the TTL
@@ -394,7 +446,7 @@ TEST_F(RechargeCacheTest, AFailureBacksOffPerOrderAndTheWaitGrows) {
   cached_.ConfigureFailureBackoff({absl::Seconds(1), absl::Seconds(8)});
   auto fail_next = [this](const absl::StatusOr<std::string>& reply) {
     auto f = std::async(std::launch::async, [this] { return Ask("tok-alice", "R1"); });
-    for (int i = 0; i < 500 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
+    for (int i = 0; i < 15000 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
     upstream_.ReleaseAll(reply);
     return f.get();
   };
@@ -424,7 +476,7 @@ TEST_F(RechargeCacheTest, AFailureBacksOffPerOrderAndTheWaitGrows) {
 TEST_F(RechargeCacheTest, NotFoundIsRememberedAs2047AndForceRefreshBypassesIt) {
   cached_.ConfigureFailureBackoff({absl::Seconds(5), absl::Seconds(30)});
   auto f = std::async(std::launch::async, [this] { return Ask("tok-alice", "R1"); });
-  for (int i = 0; i < 500 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
+  for (int i = 0; i < 15000 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
   upstream_.ReleaseAll(absl::NotFoundError("ORDER_NOT_EXIST"));
   ASSERT_EQ(f.get()->code, ResultCode::kOrderNotExist);
   auto cached = Ask("tok-alice", "R1");
@@ -440,7 +492,7 @@ TEST_F(RechargeCacheTest, NotFoundIsRememberedAs2047AndForceRefreshBypassesIt) {
                 [&p](absl::StatusOr<RechargeQueryResult> r) { p.set_value(std::move(r)); });
     return fut.get();
   });
-  for (int i = 0; i < 500 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
+  for (int i = 0; i < 15000 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
   upstream_.ReleaseAll(std::string("SUCCESS"));
   ASSERT_TRUE(forced.get().ok());
   EXPECT_EQ(upstream_.queries.load(), 2);

@@ -8,9 +8,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/config/config.h"
+#include "server/payment/wechat/settings.h"
 
 namespace orderquery::config {
 namespace {
+
+// The wechat provider's section of a loaded configuration.
+const std::map<std::string, payment::wechat::MerchantSettings>& WechatMerchants(
+    const config::Config& c) {
+  return c.provider<payment::wechat::Settings>("wechat")->merchants;
+}
 
 using ::testing::HasSubstr;
 
@@ -29,7 +36,7 @@ TEST(CertificateConfigTest, DownloadStandsInForAConfiguredKeyWithTheApiV3Key) {
                               {"ORDERQUERY_WECHAT_MERCHANTS_APP_APIV3_KEY",
                                "0123456789abcdefghijABCDEFGHIJ01"}}));
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_TRUE(c->wechat_merchants.at("app").download_certificates);
+  EXPECT_TRUE(WechatMerchants(*c).at("app").download_certificates);
   EXPECT_EQ(c->upstream.certificate_refresh_ms, 12 * 3600 * 1000);
   EXPECT_EQ(c->upstream.certificate_min_refresh_ms, 60 * 1000);
 }
