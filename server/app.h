@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,11 +16,15 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "server/config/config.h"
+#include "server/domain/recharge.h"
+#include "server/domain/snapshots.h"
+#include "server/payment/http/transport.h"
+#include "server/payment/registry.h"
+#include "storage/mysql_pool.h"
 
 namespace orderquery {
 
 namespace storage {
-class ConnectionPool;
 class RetentionTask;
 }  // namespace storage
 namespace metrics {
@@ -34,9 +39,52 @@ class BlockingExecutor;
 absl::StatusOr<std::unique_ptr<storage::ConnectionPool>> ConnectAndMigrate(
     const config::Config& cfg);
 
+// What an App runs on. App::Create(cfg) builds the real ones (curl transport, the registered
+// providers, MariaDB and storage/'s repositories); an in-process test passes its own (fake
+// repositories, fake or registry-built providers, no pool) to App::Create(cfg, deps).
+struct Deps {
+  // The providers' HTTP transport, shut down last (and at the end of the shutdown grace, so
+  // that calls waiting on an upstream answer finish). Null when the providers need none.
+  std::unique_ptr<payment::http::Transport> transport;
+  // A provider with its module name (the notification path /notify/<name>/...). The first
+  // provider that answers vehicle (trade) queries serves GetVehicleTransaction (GetTradeOrder);
+  // recharge orders go to the first whose OrderStatusProvider::Serves() them.
+  struct NamedProvider {
+    std::string name;
+    std::unique_ptr<payment::Provider> provider;
+  };
+  std::vector<NamedProvider> providers;
+  // The repositories (shared, so that a test keeps its fakes to seed and inspect them).
+  std::shared_ptr<domain::RechargeRepository> recharge;
+  std::shared_ptr<domain::CheckSchedule> schedule;  // null: no reconciler (whatever the config)
+  std::shared_ptr<domain::VehicleRepository> vehicles;
+  std::shared_ptr<domain::TradeOrderRepository> trades;
+  // The use cases' clock; null = absl::Now.
+  std::function<absl::Time()> clock;
+  // The database the repositories use, if any: health follows it, and retention and the pool
+  // metrics need it. Null: health is SERVING while the server serves, no retention.
+  std::unique_ptr<storage::ConnectionPool> pool;
+  // The registry the transport and providers record into; null: App makes one when
+  // admin.listen is set (nothing is recorded without an admin listener to serve it).
+  std::unique_ptr<metrics::Registry> metrics;
+};
+
+// The context a registered provider is built in, from the upstream.* settings.
+payment::ProviderContext ProviderContextFor(const config::Config& cfg,
+                                            payment::http::Transport* transport,
+                                            metrics::Registry* metrics);
+// Builds every provider registered in payment::Providers() that `cfg` has a section for, in the
+// registry's order (credentials are loaded here: a bad key fails before anything connects).
+absl::StatusOr<std::vector<Deps::NamedProvider>> BuildRegisteredProviders(
+    const config::Config& cfg, const payment::ProviderContext& ctx);
+
 class App {
  public:
+  // The real thing (orderqueryd): curl transport, registered providers, MariaDB (connected and
+  // migrated here) and the storage repositories.
   static absl::StatusOr<std::unique_ptr<App>> Create(config::Config cfg);
+  // The services over `deps` (every repository must be set). Connects to nothing itself.
+  static absl::StatusOr<std::unique_ptr<App>> Create(config::Config cfg, Deps deps);
   ~App();
 
   // Binds and starts serving. Returns the bound "host:port".
