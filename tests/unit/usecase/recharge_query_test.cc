@@ -338,7 +338,8 @@ class RechargeCacheTest : public RechargeQueryTest {
   // Credits R1 through the flow (the upstream says SUCCESS) and returns the answer.
   RechargeQueryResult CreditR1() {
     auto f = std::async(std::launch::async, [this] { return Ask("tok-alice", "R1"); });
-    for (int i = 0; i < 15000 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
+    for (int i = 0; i < 15000 && upstream_.Pending() < 1; ++i)
+      absl::SleepFor(absl::Milliseconds(2));
     upstream_.ReleaseAll(std::string("SUCCESS"));
     auto r = f.get();
     EXPECT_TRUE(r.ok()) << r.status();
@@ -446,7 +447,8 @@ TEST_F(RechargeCacheTest, AFailureBacksOffPerOrderAndTheWaitGrows) {
   cached_.ConfigureFailureBackoff({absl::Seconds(1), absl::Seconds(8)});
   auto fail_next = [this](const absl::StatusOr<std::string>& reply) {
     auto f = std::async(std::launch::async, [this] { return Ask("tok-alice", "R1"); });
-    for (int i = 0; i < 15000 && upstream_.Pending() < 1; ++i) absl::SleepFor(absl::Milliseconds(2));
+    for (int i = 0; i < 15000 && upstream_.Pending() < 1; ++i)
+      absl::SleepFor(absl::Milliseconds(2));
     upstream_.ReleaseAll(reply);
     return f.get();
   };
