@@ -121,6 +121,17 @@ std::string Format(Level level, std::string_view event, std::initializer_list<Fi
   return line;
 }
 
+std::string ShownPath(std::string_view path) {
+  constexpr size_t kMaxPath = 512;
+  bool path_like = path.size() <= kMaxPath && path.find("-----") == std::string_view::npos &&
+                   path.find("\\n") == std::string_view::npos;
+  for (unsigned char c : path) {
+    if (c < 0x20 || c == 0x7f) path_like = false;
+  }
+  if (path_like) return std::string(path);
+  return "(" + std::to_string(path.size()) + " bytes that are not a path, not shown)";
+}
+
 void Emit(Level level, std::string_view event, std::initializer_list<Field> fields) {
   if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
   std::string line = Format(level, event, fields);

@@ -61,6 +61,11 @@ inline void Error(std::string_view e, std::initializer_list<Field> f = {}) {
 // Formats one line without emitting it (used by Emit and by tests).
 std::string Format(Level level, std::string_view event, std::initializer_list<Field> fields);
 
+// A configured file path as a log line or an error may show it. A value that cannot be a path
+// (it holds a control character, "-----" or the two characters \n, or is over 512 bytes) may be
+// a key pasted into the wrong setting: it becomes "(N bytes that are not a path, not shown)".
+std::string ShownPath(std::string_view path);
+
 }  // namespace orderquery::log
 
 #endif  // ORDERQUERY_SERVER_COMMON_LOG_H_

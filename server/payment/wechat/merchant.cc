@@ -7,11 +7,14 @@
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "server/common/log.h"
 #include "server/common/validation.h"
 #include "server/payment/wechat/text.h"
 
@@ -115,8 +118,8 @@ absl::StatusOr<std::string> ReadSource(absl::string_view source, absl::string_vi
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int err = errno;
-    return absl::NotFoundError(
-        absl::StrCat(what, ": cannot open file ", path, " (", std::strerror(err), ")"));
+    return absl::NotFoundError(absl::StrCat(what, ": cannot open file ", log::ShownPath(path), " (",
+                                            std::strerror(err), ")"));
   }
   std::string text;
   char buf[4096];
@@ -124,23 +127,51 @@ absl::StatusOr<std::string> ReadSource(absl::string_view source, absl::string_vi
     text.append(buf, static_cast<size_t>(in.gcount()));
     if (text.size() > kMaxPemSize) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": file ", path, " is too large for ", kind));
+          absl::StrCat(what, ": file ", log::ShownPath(path), " is too large for ", kind));
     }
   }
   if (in.bad()) {
-    return absl::UnavailableError(absl::StrCat(what, ": error reading file ", path));
+    return absl::UnavailableError(
+        absl::StrCat(what, ": error reading file ", log::ShownPath(path)));
   }
   if (text.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": file ", path, " is empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": file ", log::ShownPath(path), " is empty"));
   }
   return text;
+}
+
+// PEM text rather than a path: PEM allows text (a newline, blanks) before the armour.
+bool IsPemText(absl::string_view source) {
+  return absl::StartsWith(absl::StripLeadingAsciiWhitespace(source), "-----BEGIN ");
+}
+
+// How an error names a source: its path or variable, never key text.
+std::string ShownSource(absl::string_view source) {
+  if (IsPemText(source)) return "(PEM text, not shown)";
+  return log::ShownPath(std::string_view(source.data(), source.size()));
+}
+
+// What is likely wrong with PEM text that does not parse as a key, in words that quote none of
+// it: the usual ways a key pasted into a variable or a YAML file gets damaged.
+std::string PemHint(absl::string_view text) {
+  if (absl::StrContains(text, "ENCRYPTED")) {
+    return "; it is encrypted: give the unencrypted PKCS#8 key (openssl pkcs8 -topk8 -nocrypt)";
+  }
+  if (absl::StrContains(text, "\\n") && !absl::StrContains(text, "\n")) {
+    return "; it holds the two characters \\n where line breaks belong";
+  }
+  if (!absl::StrContains(text, "-----BEGIN ")) return "; it has no PEM armour (header line)";
+  if (!absl::StrContains(text, "-----END ")) return "; it is cut short (no PEM end line)";
+  return "";
 }
 
 }  // namespace
 
 absl::StatusOr<std::string> ReadPemSource(absl::string_view source, absl::string_view what) {
-  // The PEM itself (a secret handed over through the environment, e.g. from a Kubernetes Secret).
-  if (absl::StartsWith(source, "-----BEGIN ")) return std::string(source);
+  // The PEM itself (a secret handed over through the environment, e.g. from a Kubernetes Secret),
+  // without the blanks a paste adds around it (the parser wants the armour at a line's start).
+  if (IsPemText(source)) return std::string(absl::StripAsciiWhitespace(source));
   return ReadSource(source, what, "a PEM");
 }
 
@@ -154,7 +185,8 @@ absl::StatusOr<std::string> ReadSecretSource(absl::string_view source, absl::str
     text->pop_back();
   }
   if (text->empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", source, " holds only a newline"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", ShownSource(source), " holds only a newline"));
   }
   return text;
 }
@@ -163,26 +195,35 @@ absl::StatusOr<MerchantConfig> LoadMerchantKeys(MerchantConfig merchant,
                                                 const MerchantKeySources& sources) {
   const std::string name = merchant.name;
   // "private key /path/apiclient_key.pem" etc.: the source is named, the content never.
-  auto load = [&](absl::string_view what, const std::string& source,
-                  auto parse) -> absl::StatusOr<RsaKey> {
-    const std::string label = absl::StrCat(what, " ", source);
-    absl::StatusOr<std::string> pem = ReadPemSource(source, what);
-    if (!pem.ok()) return Prefixed(name, pem.status());
-    absl::StatusOr<RsaKey> key = parse(*pem);
+  auto parse_named = [&](absl::string_view label, const std::string& pem,
+                         auto parse) -> absl::StatusOr<RsaKey> {
+    absl::StatusOr<RsaKey> key = parse(pem);
     if (!key.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("merchant \"", name, "\": ", label, ": ", key.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat("merchant \"", name, "\": ", label, ": ",
+                                                     key.status().message(), PemHint(pem)));
     }
     return key;
   };
+  auto load = [&](absl::string_view what, const std::string& source,
+                  auto parse) -> absl::StatusOr<RsaKey> {
+    absl::StatusOr<std::string> pem = ReadPemSource(source, what);
+    if (!pem.ok()) return Prefixed(name, pem.status());
+    return parse_named(absl::StrCat(what, " ", ShownSource(source)), *pem, parse);
+  };
+  auto parse_private = [](absl::string_view pem) { return RsaKey::PrivateFromPem(pem); };
 
-  if (sources.private_key.empty()) {
+  absl::StatusOr<RsaKey> private_key;
+  if (!sources.private_key_pem.empty()) {
+    private_key = parse_named(absl::StrCat("private key from ", sources.private_key_pem_label,
+                                           " (its text is not shown)"),
+                              std::string(absl::StripAsciiWhitespace(sources.private_key_pem)),
+                              parse_private);
+  } else if (!sources.private_key.empty()) {
+    private_key = load("private key", sources.private_key, parse_private);
+  } else {
     return absl::InvalidArgumentError(
         absl::StrCat("merchant \"", name, "\": no private key file configured"));
   }
-  absl::StatusOr<RsaKey> private_key =
-      load("private key", sources.private_key,
-           [](absl::string_view pem) { return RsaKey::PrivateFromPem(pem); });
   if (!private_key.ok()) return private_key.status();
   merchant.private_key = *std::move(private_key);
 
@@ -198,12 +239,13 @@ absl::StatusOr<MerchantConfig> LoadMerchantKeys(MerchantConfig merchant,
       const absl::Status& bad = serial.ok() ? validity.status() : serial.status();
       return absl::InvalidArgumentError(
           absl::StrCat("merchant \"", name, "\": merchant API certificate ",
-                       sources.merchant_certificate, ": ", bad.message()));
+                       ShownSource(sources.merchant_certificate), ": ", bad.message()));
     }
     if (!absl::EqualsIgnoreCase(*serial, merchant.serial_no)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "merchant \"", name, "\": merchant API certificate ", sources.merchant_certificate,
-          " has serial ", *serial, ", not serial_no ", merchant.serial_no));
+      return absl::InvalidArgumentError(
+          absl::StrCat("merchant \"", name, "\": merchant API certificate ",
+                       ShownSource(sources.merchant_certificate), " has serial ", *serial,
+                       ", not serial_no ", merchant.serial_no));
     }
     expiries.push_back(KeyExpiry{name, std::string(kKindMerchantCert), *serial,
                                  absl::FromUnixSeconds(validity->not_after)});
@@ -235,8 +277,9 @@ absl::StatusOr<MerchantConfig> LoadMerchantKeys(MerchantConfig merchant,
       const absl::Status& bad = !serial.ok() ? serial.status()
                                 : !key.ok()  ? key.status()
                                              : validity.status();
-      return absl::InvalidArgumentError(absl::StrCat(
-          "merchant \"", name, "\": platform certificate ", source, ": ", bad.message()));
+      return absl::InvalidArgumentError(absl::StrCat("merchant \"", name,
+                                                     "\": platform certificate ",
+                                                     ShownSource(source), ": ", bad.message()));
     }
     expiries.push_back(KeyExpiry{name, std::string(kKindPlatformCert), *serial,
                                  absl::FromUnixSeconds(validity->not_after)});

@@ -76,6 +76,11 @@ struct MerchantConfig {
 // PEM text in environment variable NAME (for secrets mounted as env).
 struct MerchantKeySources {
   std::string private_key;  // the merchant's apiclient_key.pem (PKCS#8)
+  // The private key's PEM text itself (a secret handed over as a value, e.g. from a Kubernetes
+  // Secret through the environment). Used instead of `private_key` when set and never read as a
+  // path; errors name it by `private_key_pem_label` (the setting it came from), never by content.
+  std::string private_key_pem;
+  std::string private_key_pem_label = "private_key_pem";
   // Public-key mode: the id (PUB_KEY_ID_…) and pub_key.pem.
   std::string public_key_id;
   std::string public_key;
@@ -90,7 +95,7 @@ struct MerchantKeySources {
 };
 
 // Reads the PEM text of one source. Errors name the source (path or variable) and what it was
-// for, never its content.
+// for, never its content; a source that is key text rather than a path is not shown at all.
 absl::StatusOr<std::string> ReadPemSource(absl::string_view source, absl::string_view what);
 
 // Reads a raw secret (the APIv3 key) from a file path or "env:NAME", without one trailing

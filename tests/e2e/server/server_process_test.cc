@@ -2,13 +2,19 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <future>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "client/orderquery_client.h"
 #include "gmock/gmock.h"
 #include "grpc_reflection_v1alpha/reflection.grpc.pb.h"
@@ -24,6 +30,7 @@ namespace {
 
 using testing::ChildProcess;
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace refl = grpc::reflection::v1alpha;
 
 // ctest runs each test in a process of its own, two at a time, and TempDir() is the shared /tmp:
@@ -226,6 +233,69 @@ TEST_F(ServerProcessTest, UnreadableMerchantKeyFailsStartNamingIt) {
   EXPECT_THAT((*server)->Stderr(), HasSubstr("wechat.merchants.demo.private_key_file "
                                              "(ORDERQUERY_WECHAT_MERCHANTS_DEMO_PRIVATE_KEY_FILE): "
                                              "cannot read file /nonexistent/apiclient_key.pem"));
+}
+
+// Issue 15, finding 1: a merchant key handed over as text (env) and malformed in one of the usual
+// ways fails start-up naming the config key; no part of the key reaches stderr. A leading newline
+// is no malformation (PEM allows text before the armour): that key starts the server.
+TEST_F(ServerProcessTest, MalformedPemKeyInTheEnvironmentNeverReachesTheLog) {
+  auto read = [](const std::string& name) {
+    std::ifstream in(std::string(OQ_WECHAT_TESTDATA) + "/" + name);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const std::string key = read("merchant_key.pem");
+  ASSERT_THAT(key, HasSubstr("-----BEGIN PRIVATE KEY-----\n"));
+  std::string body = key.substr(key.find('\n') + 1);
+  body = body.substr(0, body.find("-----END"));
+  const std::string config = BaseConfig(absl::StrCat(
+      R"(, "wechat": {"merchants": {"demo": {"appids": ["wx1"], "mchid": "1230000109",
+          "serial_no": "S", "base_url": "http://127.0.0.1:1", "public_key_id": "PUB_KEY_ID_1",
+          "public_key_file": ")",
+      OQ_WECHAT_TESTDATA, R"(/wechatpay_pub.pem"}}})"));
+  struct Form {
+    std::string name;
+    std::string pem;
+    bool starts;
+  };
+  const Form forms[] = {
+      {"escaped_newlines", absl::StrReplaceAll(key, {{"\n", "\\n"}}), false},
+      {"leading_newline", "\n" + key, true},
+      {"encrypted", read("encrypted_key.pem"), false},
+      {"rsa_1024", read("small_key.pem"), false},
+      {"no_armour", body, false},
+      {"truncated", key.substr(0, key.size() / 2), false},
+  };
+  for (const Form& f : forms) {
+    SCOPED_TRACE(f.name);
+    auto server =
+        ChildProcess::Start({OQ_ORDERQUERYD, "--config", WriteFile(f.name + ".json", config)},
+                            {{"ORDERQUERY_DB_PASSWORD", db_->options().password},
+                             {"ORDERQUERY_WECHAT_MERCHANTS_DEMO_PRIVATE_KEY_PEM", f.pem}});
+    ASSERT_TRUE(server.ok()) << server.status();
+    if (f.starts) {
+      ASSERT_TRUE((*server)->WaitForLine("orderqueryd listening on", absl::Seconds(20)).ok())
+          << (*server)->Stderr();
+      EXPECT_EQ((*server)->Stop(absl::Seconds(10)), 0);
+    } else {
+      EXPECT_EQ((*server)->Wait(absl::Seconds(20)).value_or(-1), 1);
+    }
+    const std::string err = (*server)->Stderr();
+    if (!f.starts) {
+      EXPECT_THAT(err, HasSubstr("event=startup_failed"));
+      EXPECT_THAT(err, HasSubstr("wechat.merchants.demo.private_key_pem"));
+    }
+    EXPECT_THAT(err, Not(HasSubstr("BEGIN")));
+    // No line of any key's base64 body, escaped or not.
+    for (const std::string& pem : {f.pem, key}) {
+      for (absl::string_view line :
+           absl::StrSplit(absl::StrReplaceAll(pem, {{"\\n", "\n"}}), '\n')) {
+        if (line.size() < 16 || absl::StartsWith(line, "-----")) continue;
+        EXPECT_THAT(err, Not(HasSubstr(std::string(line.substr(0, 16)))));
+      }
+    }
+  }
 }
 
 TEST_F(ServerProcessTest, UnreachableDatabaseGivesAClearError) {

@@ -3,7 +3,12 @@
 #include <stdlib.h>
 
 #include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/wechat/test_util.h"
@@ -130,6 +135,98 @@ TEST(LoadMerchantKeysTest, ErrorsNameTheMerchantAndTheFileNeverTheKey) {
     EXPECT_THAT(msg, Not(HasSubstr("BEGIN")));
     EXPECT_THAT(msg, Not(HasSubstr(key_text.substr(40, 24))));
   }
+}
+
+// Issue 15, finding 1: the forms a key pasted into an environment variable takes when it is
+// wrong. `Leaks` is true when any base64 line of `pem` (or the armour) shows in `message`.
+struct MalformedKey {
+  std::string name;
+  std::string pem;
+  bool loads;  // a leading newline is fine: PEM allows text before the armour
+};
+
+std::vector<MalformedKey> MalformedKeys() {
+  const std::string key = ReadFileOrDie(TestDataPath("merchant_key.pem"));
+  std::string body = key.substr(key.find('\n') + 1);
+  body = body.substr(0, body.find("-----END"));
+  std::string escaped;
+  for (char c : key) escaped += c == '\n' ? std::string("\\n") : std::string(1, c);
+  return {
+      {"escaped_newlines", escaped, false},
+      {"leading_newline", "\n" + key, true},
+      {"leading_spaces", "  " + key, true},
+      {"encrypted", ReadFileOrDie(TestDataPath("encrypted_key.pem")), false},
+      {"rsa_1024", ReadFileOrDie(TestDataPath("small_key.pem")), false},
+      {"ec", ReadFileOrDie(TestDataPath("ec_key.pem")), false},
+      {"public_not_private", ReadFileOrDie(TestDataPath("merchant_pub.pem")), false},
+      {"no_armour", body, false},
+      {"one_line_body", absl::StrReplaceAll(body, {{"\n", ""}}), false},
+      {"truncated", key.substr(0, key.size() / 2), false},
+  };
+}
+
+bool Leaks(const std::string& message, const std::string& pem) {
+  if (absl::StrContains(message, "BEGIN") || absl::StrContains(message, "END ")) return true;
+  for (absl::string_view line :
+       absl::StrSplit(absl::StrReplaceAll(pem, {{"\\n", "\n"}}), '\n', absl::SkipEmpty())) {
+    line = absl::StripAsciiWhitespace(line);
+    if (line.size() >= 16 && !absl::StartsWith(line, "-----") &&
+        absl::StrContains(message, line.substr(0, 16))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(LoadMerchantKeysTest, KeyTextGivenAsTheSourceNeverShowsInAnError) {
+  for (const MalformedKey& k : MalformedKeys()) {
+    SCOPED_TRACE(k.name);
+    MerchantKeySources s = PublicKeyMode();
+    s.private_key = k.pem;
+    absl::StatusOr<MerchantConfig> m = LoadMerchantKeys(Base(), s);
+    EXPECT_EQ(m.ok(), k.loads) << m.status();
+    if (m.ok()) continue;
+    const std::string msg(m.status().message());
+    EXPECT_FALSE(Leaks(msg, k.pem)) << msg;
+    EXPECT_THAT(msg, HasSubstr("private key"));
+    EXPECT_THAT(msg, HasSubstr("not shown"));
+  }
+}
+
+TEST(LoadMerchantKeysTest, KeyTextErrorsNameTheSettingNeverTheKey) {
+  for (const MalformedKey& k : MalformedKeys()) {
+    SCOPED_TRACE(k.name);
+    MerchantKeySources s = PublicKeyMode();
+    s.private_key = "";  // the text alone, as private_key_pem gives it
+    s.private_key_pem = k.pem;
+    s.private_key_pem_label = "wechat.merchants.ev.private_key_pem";
+    absl::StatusOr<MerchantConfig> m = LoadMerchantKeys(Base(), s);
+    EXPECT_EQ(m.ok(), k.loads) << m.status();
+    if (m.ok()) continue;
+    const std::string msg(m.status().message());
+    EXPECT_FALSE(Leaks(msg, k.pem)) << msg;
+    EXPECT_THAT(msg, HasSubstr("merchant \"ev-charging\": private key from "
+                               "wechat.merchants.ev.private_key_pem (its text is not shown): "));
+  }
+  // What the message says about the usual damage, in words that quote none of the key.
+  auto message_for = [](const std::string& name) {
+    for (const MalformedKey& k : MalformedKeys()) {
+      if (k.name != name) continue;
+      MerchantKeySources s = PublicKeyMode();
+      s.private_key_pem = k.pem;
+      return std::string(LoadMerchantKeys(Base(), s).status().message());
+    }
+    return std::string("no such form");
+  };
+  EXPECT_THAT(message_for("escaped_newlines"), HasSubstr("two characters \\n where line breaks"));
+  EXPECT_THAT(message_for("encrypted"), HasSubstr("it is encrypted"));
+  EXPECT_THAT(message_for("rsa_1024"), HasSubstr("RSA-1024; at least RSA-2048"));
+  EXPECT_THAT(message_for("no_armour"), HasSubstr("no PEM armour"));
+  EXPECT_THAT(message_for("truncated"), HasSubstr("cut short"));
+  // The text is never taken for a path, even when it looks like one.
+  MerchantKeySources path_like = PublicKeyMode();
+  path_like.private_key_pem = TestDataPath("merchant_key.pem");
+  EXPECT_FALSE(LoadMerchantKeys(Base(), path_like).ok());
 }
 
 TEST(MerchantConfigTest, ValidateCatchesMisconfiguration) {
