@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "server/common/log.h"
 #include "storage/embedded_migrations.h"
+#include "storage/schema_check.h"
 #include "storage/sha256.h"
 #include "storage/sql_util.h"
 
@@ -157,7 +158,10 @@ std::vector<std::string> SplitSqlStatements(absl::string_view script) {
 }
 
 absl::Status ApplyMigrations(ConnectionPool& pool, const MigrationOptions& options) {
-  return ApplyMigrations(pool, EmbeddedMigrations(), options);
+  absl::Status applied = ApplyMigrations(pool, EmbeddedMigrations(), options);
+  if (!applied.ok()) return applied;
+  // CREATE TABLE IF NOT EXISTS kept any table that was there before: check what it lacks.
+  return VerifySchema(pool);
 }
 
 absl::Status ApplyMigrations(ConnectionPool& pool, const std::vector<Migration>& migrations,

@@ -22,6 +22,7 @@ using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 const std::vector<std::string> kSchemaTables = {"schema_migrations",
                                                 "t_payment_notification",
@@ -247,6 +248,50 @@ TEST_F(MigrationsTest, NewerSchemaThanBinaryIsAccepted) {
   OQ_ASSERT_OK(ApplyMigrations(pool(), newer));
   OQ_EXPECT_OK(ApplyMigrations(pool(), ProbeMigrations()));  // an older binary starting up
   EXPECT_EQ(OQ_UNWRAP(SchemaVersion(pool())), 3);
+}
+
+// Issue 15, finding 9: a legacy database whose ledger has no UNIQUE key and whose balance is in
+// yuan (DECIMAL) is not adopted silently: start-up's migrations refuse it, naming both, and accept
+// it once the tables are fixed.
+TEST_F(MigrationsTest, LegacyTablesWithoutTheGuaranteesAreRefusedNamingWhatIsMissing) {
+  auto exec = [this](const std::string& sql) {
+    OQ_ASSERT_OK(WithConnection(pool(), [&](Connection& c) {
+      c.Execute(sql);
+      return absl::OkStatus();
+    }));
+  };
+  exec(
+      "CREATE TABLE t_user (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+      " appid VARCHAR(32) NOT NULL, openid VARCHAR(64) NOT NULL,"
+      " amount DECIMAL(10,2) NOT NULL DEFAULT 0, UNIQUE KEY uk_u (appid, openid))");
+  exec(
+      "CREATE TABLE t_user_amount_log (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+      " user_id BIGINT NOT NULL, order_no VARCHAR(32) NOT NULL, entry_type VARCHAR(16) NOT NULL,"
+      " amount_before BIGINT NOT NULL, delta BIGINT NOT NULL, amount_after BIGINT NOT NULL,"
+      " KEY idx_order (order_no, entry_type))");
+  exec(
+      "CREATE TABLE t_payment_notification (id VARCHAR(64) NOT NULL, provider VARCHAR(16),"
+      " KEY idx_id (id))");
+
+  absl::Status st = ApplyMigrations(pool());
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  const std::string msg(st.message());
+  EXPECT_THAT(msg, HasSubstr(db_->name()));
+  EXPECT_THAT(msg, HasSubstr("t_user.amount is decimal(10,2), must be BIGINT (integer fen)"));
+  EXPECT_THAT(msg, HasSubstr("t_user_amount_log has no PRIMARY or UNIQUE key on "
+                             "(order_no, entry_type)"));
+  EXPECT_THAT(msg, HasSubstr("t_payment_notification has no PRIMARY or UNIQUE key on (id)"));
+  // Everything else came from the migrations and is fine: nothing more is named.
+  EXPECT_THAT(msg, Not(HasSubstr("t_recharge_order"))) << msg;
+  EXPECT_THAT(msg, Not(HasSubstr("t_user_session"))) << msg;
+  // Start-up keeps refusing (the migrations are recorded, the check runs every time).
+  EXPECT_EQ(ApplyMigrations(pool()).code(), absl::StatusCode::kFailedPrecondition);
+
+  exec("ALTER TABLE t_user MODIFY amount BIGINT NOT NULL DEFAULT 0");
+  exec("ALTER TABLE t_user_amount_log ADD UNIQUE KEY uk_order_entry (order_no, entry_type)");
+  exec("DROP TABLE t_payment_notification");
+  exec("DELETE FROM schema_migrations WHERE version = 3");  // recreates the table
+  OQ_EXPECT_OK(ApplyMigrations(pool()));
 }
 
 TEST_F(MigrationsTest, NeedsADatabase) {
