@@ -263,20 +263,39 @@ absl::StatusOr<std::unique_ptr<Connection>> ConnectionPool::Open() {
     rs.reset();
     conn->idle_since_ = absl::Now();
     log::Debug("mysql.connected", {{"endpoint", Endpoint()}, {"session_id", conn->session_id_}});
+    ReportReachable(true);
     return conn;
   } catch (const sql::SQLException& e) {
-    log::Warn("mysql.connect_failed", {{"endpoint", Endpoint()},
-                                       {"user", options_.user},
-                                       {"database", options_.database},
-                                       {"errno", e.getErrorCode()},
-                                       {"error", e.what()}});
+    ReportReachable(false);
+    // While the server is down every call fails here: one line per interval, with a count.
+    log::EmitLimited(log::Level::kWarn, "mysql.connect_failed",
+                     {{"endpoint", Endpoint()},
+                      {"user", options_.user},
+                      {"database", options_.database},
+                      {"errno", e.getErrorCode()},
+                      {"error", e.what()}},
+                     Endpoint());
     // Every failure to open a session counts as "database unavailable", whatever the number:
     // a wrong password or a missing database is just as fatal to the caller as a dead server.
     return absl::UnavailableError(absl::StrCat("cannot connect to ", where, ": ", e.what(),
                                                " [mysql error ", e.getErrorCode(), "]"));
   } catch (const std::exception& e) {
+    ReportReachable(false);
     return absl::UnavailableError(absl::StrCat("cannot connect to ", where, ": ", e.what()));
   }
+}
+
+void ConnectionPool::SetReachabilityObserver(ReachabilityObserver observer) {
+  absl::MutexLock lock(&observer_mu_);
+  observer_ = std::move(observer);
+  reported_.reset();
+}
+
+void ConnectionPool::ReportReachable(bool reachable) {
+  absl::MutexLock lock(&observer_mu_);
+  if (!observer_ || reported_ == reachable) return;
+  reported_ = reachable;
+  observer_(reachable);
 }
 
 absl::StatusOr<ConnectionLease> ConnectionPool::Acquire() {

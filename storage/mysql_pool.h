@@ -10,6 +10,7 @@
 #define ORDERQUERY_STORAGE_MYSQL_POOL_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -144,6 +145,14 @@ class ConnectionPool {
   const MysqlOptions& options() const { return options_; }
   Stats GetStats() const;
 
+  // Called with false when opening a connection fails and with true when one opens, each time
+  // the answer differs from the last one reported (a new observer hears the next answer), on the
+  // thread that tried: health follows the calls, not only a periodic ping. Reports are
+  // serialised; the observer must be quick and must not call into this pool. Replacing it (or
+  // clearing it with nullptr) waits for a report in progress: the old one is not called again.
+  using ReachabilityObserver = std::function<void(bool reachable)>;
+  void SetReachabilityObserver(ReachabilityObserver observer);
+
  private:
   friend class ConnectionLease;
   explicit ConnectionPool(MysqlOptions options, sql::Driver* driver);
@@ -152,6 +161,8 @@ class ConnectionPool {
   void Release(std::unique_ptr<Connection> conn, bool broken);
   // Where this pool connects, for messages: "127.0.0.1:3306" or "unix:/path".
   std::string Endpoint() const;
+  // Tells the observer when `reachable` differs from what it was last told.
+  void ReportReachable(bool reachable);
 
   const MysqlOptions options_;
   sql::Driver* const driver_;
@@ -163,6 +174,11 @@ class ConnectionPool {
   int64_t discarded_total_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t waits_total_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t timeouts_total_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Held while the observer runs: reports keep their order and a replaced observer is done.
+  absl::Mutex observer_mu_;
+  ReachabilityObserver observer_ ABSL_GUARDED_BY(observer_mu_);
+  std::optional<bool> reported_ ABSL_GUARDED_BY(observer_mu_);
 };
 
 struct TransactionOptions {

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 #include <mutex>
+#include <vector>
 
 namespace orderquery::log {
 namespace {
@@ -103,13 +105,16 @@ bool ParseLevel(std::string_view name, Level* out) {
   return true;
 }
 
-std::string Format(Level level, std::string_view event, std::initializer_list<Field> fields) {
+namespace {
+
+std::string FormatRange(Level level, std::string_view event, const Field* begin, const Field* end) {
   std::string line = "ts=" + NowRfc3339() + " level=" + LevelName(level) + " event=";
   if (NeedsQuotes(event))
     AppendQuoted(&line, event);
   else
     line.append(event);
-  for (const auto& [key, value] : fields) {
+  for (const Field* f = begin; f != end; ++f) {
+    const auto& [key, value] = *f;
     line.push_back(' ');
     line.append(key);
     line.push_back('=');
@@ -119,6 +124,28 @@ std::string Format(Level level, std::string_view event, std::initializer_list<Fi
       line.append(value.text());
   }
   return line;
+}
+
+bool Enabled(Level level) {
+  return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
+}
+
+void Write(Level level, std::string_view event, const Field* begin, const Field* end) {
+  std::string line = FormatRange(level, event, begin, end);
+  line.push_back('\n');
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+// Past this many keys, a new key first drops those quiet for an interval with nothing dropped
+// (they would be emitted at once anyway), so a key suffix with many values cannot grow the map.
+constexpr size_t kMaxKeys = 1024;
+
+}  // namespace
+
+std::string Format(Level level, std::string_view event, std::initializer_list<Field> fields) {
+  return FormatRange(level, event, fields.begin(), fields.end());
 }
 
 std::string ShownPath(std::string_view path) {
@@ -133,12 +160,63 @@ std::string ShownPath(std::string_view path) {
 }
 
 void Emit(Level level, std::string_view event, std::initializer_list<Field> fields) {
-  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
-  std::string line = Format(level, event, fields);
-  line.push_back('\n');
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  if (!Enabled(level)) return;
+  Write(level, event, fields.begin(), fields.end());
+}
+
+RateLimiter::RateLimiter(std::chrono::milliseconds interval, Clock clock)
+    : interval_(interval), clock_(std::move(clock)) {}
+
+std::chrono::steady_clock::time_point RateLimiter::Now() const {
+  return clock_ ? clock_() : std::chrono::steady_clock::now();
+}
+
+bool RateLimiter::Allow(std::string_view key, int64_t* suppressed) {
+  const auto now = Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = keys_.find(std::string(key));
+  if (it == keys_.end()) {
+    if (keys_.size() >= kMaxKeys) {
+      for (auto k = keys_.begin(); k != keys_.end();) {
+        const bool quiet = k->second.suppressed == 0 && now - k->second.last_emitted >= interval_;
+        k = quiet ? keys_.erase(k) : std::next(k);
+      }
+    }
+    keys_.emplace(std::string(key), KeyState{now, 0});
+    *suppressed = 0;
+    return true;
+  }
+  KeyState& state = it->second;
+  if (now - state.last_emitted < interval_) {
+    ++state.suppressed;
+    return false;
+  }
+  *suppressed = state.suppressed;
+  state.suppressed = 0;
+  state.last_emitted = now;
+  return true;
+}
+
+void RateLimiter::Emit(Level level, std::string_view event, std::initializer_list<Field> fields,
+                       std::string_view key_suffix) {
+  if (!Enabled(level)) return;
+  std::string key(event);
+  key.append(key_suffix);
+  int64_t suppressed = 0;
+  if (!Allow(key, &suppressed)) return;
+  if (suppressed == 0) {
+    Write(level, event, fields.begin(), fields.end());
+    return;
+  }
+  std::vector<Field> with_count(fields.begin(), fields.end());
+  with_count.emplace_back("suppressed", suppressed);
+  Write(level, event, with_count.data(), with_count.data() + with_count.size());
+}
+
+void EmitLimited(Level level, std::string_view event, std::initializer_list<Field> fields,
+                 std::string_view key_suffix) {
+  static RateLimiter* const limiter = new RateLimiter(kRepeatInterval);
+  limiter->Emit(level, event, fields, key_suffix);
 }
 
 }  // namespace orderquery::log

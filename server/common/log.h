@@ -4,10 +4,14 @@
 #ifndef ORDERQUERY_SERVER_COMMON_LOG_H_
 #define ORDERQUERY_SERVER_COMMON_LOG_H_
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/string_view.h"
@@ -65,6 +69,47 @@ std::string Format(Level level, std::string_view event, std::initializer_list<Fi
 // (it holds a control character, "-----" or the two characters \n, or is over 512 bytes) may be
 // a key pasted into the wrong setting: it becomes "(N bytes that are not a path, not shown)".
 std::string ShownPath(std::string_view path);
+
+// Repeats of one event key, such as the failure every call meets while the database is down:
+// the first is emitted, then at most one per `interval`, carrying suppressed=N (how many of that
+// key were dropped since the previous one emitted; the next line emitted carries the count,
+// however late it comes). Thread-safe. Only for events whose repeats all say the same thing: an
+// event an operator looks up by id (rpc_failed's correlation id) must never go through one.
+class RateLimiter {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  explicit RateLimiter(std::chrono::milliseconds interval, Clock clock = nullptr);
+  RateLimiter(const RateLimiter&) = delete;
+  RateLimiter& operator=(const RateLimiter&) = delete;
+
+  // True when an event of `key` is to be emitted now; *suppressed is then the number of `key`'s
+  // events dropped since the last one emitted. False (and one more dropped) otherwise.
+  bool Allow(std::string_view key, int64_t* suppressed);
+
+  // Emit(level, event, fields), with suppressed=N appended when N > 0, if Allow(key) where the
+  // key is `event` followed by `key_suffix` (e.g. the endpoint, so that two pools count apart).
+  // Events below the minimum level are neither emitted nor counted.
+  void Emit(Level level, std::string_view event, std::initializer_list<Field> fields,
+            std::string_view key_suffix = {});
+
+ private:
+  struct KeyState {
+    std::chrono::steady_clock::time_point last_emitted;
+    int64_t suppressed = 0;
+  };
+  std::chrono::steady_clock::time_point Now() const;
+
+  const std::chrono::milliseconds interval_;
+  const Clock clock_;
+  std::mutex mu_;
+  std::unordered_map<std::string, KeyState> keys_;  // guarded by mu_
+};
+
+// RateLimiter::Emit on the process's own limiter (part of the logger, the one global), which
+// lets one line per key through every kRepeatInterval.
+inline constexpr std::chrono::seconds kRepeatInterval{10};
+void EmitLimited(Level level, std::string_view event, std::initializer_list<Field> fields,
+                 std::string_view key_suffix = {});
 
 }  // namespace orderquery::log
 

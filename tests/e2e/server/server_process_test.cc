@@ -200,6 +200,97 @@ TEST_F(ServerProcessTest, HealthFollowsTheDatabase) {
   EXPECT_THAT((*server)->Stderr(), HasSubstr("event=db_unreachable"));
 }
 
+// Issue 15, finding 10: health follows the pool's own connect failures and successes at once (the
+// periodic ping is a minute away here), and a database that is down for many calls logs its
+// connect failure once per interval, not once per call.
+TEST_F(ServerProcessTest, HealthFollowsCallsAtOnceAndAnOutageLogsNotEveryCall) {
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/own-mariadb-", getpid());
+  const std::string script = absl::StrCat("bash ", OQ_MARIADB_SCRIPT, " ");
+  ASSERT_EQ(std::system((script + "start " + dir + " >/dev/null").c_str()), 0);
+  struct StopMariadb {
+    std::string command;
+    ~StopMariadb() { std::system(command.c_str()); }
+  } stop_at_end{script + "stop " + dir + " >/dev/null"};
+  auto own = test_support::ReadMariadbEnv(dir + "/env");
+  ASSERT_TRUE(own.ok()) << own.status();
+  own->database = "srvhealthnow";
+  ASSERT_EQ(std::system(absl::StrCat("mariadb --defaults-file=", dir,
+                                     "/client.cnf -e 'CREATE DATABASE srvhealthnow'")
+                            .c_str()),
+            0);
+  auto server = StartServer(
+      absl::StrCat(R"({"listen": "127.0.0.1:0", "health_interval_ms": 60000, )", DbJson(*own), "}"),
+      own->password);
+  ASSERT_TRUE(server.ok());
+  auto line = (*server)->WaitForLine("orderqueryd listening on", absl::Seconds(20));
+  ASSERT_TRUE(line.ok()) << line.status();
+  client::ClientOptions opts;
+  opts.target = Target(*line);
+  opts.max_attempts = 1;
+  auto c = client::OrderQueryClient::Create(opts);
+  ASSERT_TRUE(c.ok());
+  // A token nobody issued: UNAUTHENTICATED once the database answered, UNAVAILABLE while it is
+  // down.
+  auto call = [&] {
+    return (*c)->QueryRechargeOrder("wx1", "no-such-token", "A1").status().code();
+  };
+  EXPECT_EQ(call(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ((*c)->Health().value_or("?"), "SERVING");
+
+  // Kill the server (SIGKILL: no goodbye to the clients) and wait until it is gone; its command
+  // line starts it again on the same datadir and port afterwards.
+  std::ifstream pid_file(dir + "/mariadbd.pid");
+  pid_t pid = 0;
+  ASSERT_TRUE(pid_file >> pid);
+  std::ifstream cmdline_file(absl::StrCat("/proc/", pid, "/cmdline"));
+  std::string relaunch = "setsid";
+  std::vector<std::string> stale_files;
+  for (std::string arg; std::getline(cmdline_file, arg, '\0');) {
+    absl::StrAppend(&relaunch, " '", arg, "'");  // the script's arguments hold no quote
+    for (absl::string_view flag : {"--socket=", "--pid-file="}) {
+      if (absl::StartsWith(arg, flag)) stale_files.push_back(arg.substr(flag.size()));
+    }
+  }
+  ASSERT_EQ(stale_files.size(), 2u) << relaunch;
+  absl::StrAppend(&relaunch, " </dev/null >>", dir, "/mariadbd.out 2>&1 &");
+  auto gone = [pid] {
+    std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+    std::string pid_field, name, state;
+    return !(stat >> pid_field >> name >> state) || state == "Z";
+  };
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 300 && !gone(); ++i) absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_TRUE(gone()) << "mariadbd " << pid << " survived SIGKILL";
+
+  constexpr int kCalls = 30;
+  for (int i = 0; i < kCalls; ++i) EXPECT_EQ(call(), absl::StatusCode::kUnavailable) << i;
+  EXPECT_EQ((*c)->Health().value_or("?"), "NOT_SERVING");
+  const std::string err = (*server)->Stderr();
+  size_t connect_failed = 0;
+  for (size_t at = err.find("event=mysql.connect_failed"); at != std::string::npos;
+       at = err.find("event=mysql.connect_failed", at + 1)) {
+    ++connect_failed;
+  }
+  EXPECT_GE(connect_failed, 1u);
+  // One line per 10 s: 30 loopback calls that fail at once would need minutes to earn 5.
+  EXPECT_LE(connect_failed, 5u) << err;
+
+  for (const std::string& f : stale_files) std::remove(f.c_str());
+  ASSERT_EQ(std::system(relaunch.c_str()), 0);
+  const std::string ping = absl::StrCat("mariadb-admin --defaults-file=", dir,
+                                        "/client.cnf --protocol=tcp --connect-timeout=2 ping "
+                                        ">/dev/null 2>&1");
+  bool up = false;
+  for (int i = 0; i < 300 && !up; ++i) {
+    up = std::system(ping.c_str()) == 0;
+    if (!up) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(up) << "mariadbd did not come back";
+  EXPECT_EQ(call(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ((*c)->Health().value_or("?"), "SERVING");
+  EXPECT_EQ((*server)->Stop(absl::Seconds(10)), 0);
+}
+
 TEST_F(ServerProcessTest, BadConfigExitsWithOneLineNamingTheKey) {
   auto server =
       StartServer(BaseConfig(R"(, "upstream": {"max_attempts": 0})"), db_->options().password);

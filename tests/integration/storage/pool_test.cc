@@ -243,6 +243,50 @@ TEST_F(PoolTest, UnreachableDatabaseIsUnavailableWithAClearMessage) {
   EXPECT_EQ((*lazy)->GetStats().open, 0);
 }
 
+// Issue 15, finding 10: the pool tells its observer (the gRPC health state) at once when opening
+// a connection starts failing and when it succeeds again, once per change.
+TEST_F(PoolTest, ReachabilityObserverHearsEachChange) {
+  const std::string later = db_->name() + "_later";
+  auto admin_exec = [this](const std::string& sql) {
+    OQ_ASSERT_OK(WithConnection(db_->admin_pool(), [&](Connection& c) {
+      c.Execute(sql);
+      return absl::OkStatus();
+    }));
+  };
+  MysqlOptions o = db_->options();
+  o.database = later;  // does not exist yet: every connect fails
+  o.connect_on_create = false;
+  absl::StatusOr<std::unique_ptr<ConnectionPool>> p = ConnectionPool::Create(o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::vector<bool> heard;  // reports are serialised
+  (*p)->SetReachabilityObserver([&heard](bool up) { heard.push_back(up); });
+
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ((*p)->Acquire().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE((*p)->Ping());
+  EXPECT_EQ(heard, std::vector<bool>({false}));
+
+  admin_exec("CREATE DATABASE `" + later + "`");
+  {
+    absl::StatusOr<ConnectionLease> a = (*p)->Acquire();
+    ASSERT_TRUE(a.ok()) << a.status();
+    absl::StatusOr<ConnectionLease> b = (*p)->Acquire();  // a second open: no second report
+    ASSERT_TRUE(b.ok()) << b.status();
+  }
+  EXPECT_EQ(heard, std::vector<bool>({false, true}));
+
+  // Cleared: nothing more is heard.
+  (*p)->SetReachabilityObserver(nullptr);
+  admin_exec("DROP DATABASE `" + later + "`");
+  {
+    absl::StatusOr<ConnectionLease> a = (*p)->Acquire();
+    absl::StatusOr<ConnectionLease> b = (*p)->Acquire();
+    absl::StatusOr<ConnectionLease> c = (*p)->Acquire();  // a third open, into the dropped database
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable);
+  }
+  EXPECT_EQ(heard, std::vector<bool>({false, true}));
+}
+
 TEST_F(PoolTest, WrongPasswordIsUnavailableWithoutEchoingThePassword) {
   MysqlOptions o = db_->options();
   o.password = "definitely-wrong-password";
