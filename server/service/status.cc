@@ -58,7 +58,9 @@ std::string CallerMessage(const absl::Status& s, Upstream upstream) {
   switch (s.code()) {
     case absl::StatusCode::kUnavailable:
       if (absl::StartsWith(msg, "unreadable reply")) {
-        return absl::StrCat("unreadable reply from ", name, said,
+        // The adapters' own words ("unreadable reply from merchant API"), which callers know.
+        return absl::StrCat("unreadable reply from ",
+                            upstream == Upstream::kWechat ? "WeChat" : "merchant API", said,
                             "; the outcome is unknown and nothing was stored: ask again");
       }
       if (!said.empty()) return absl::StrCat(name, " is unavailable", said, "; ask again later");
