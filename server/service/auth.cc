@@ -49,6 +49,7 @@ absl::StatusOr<std::unique_ptr<CallerAuth>> CallerAuth::FromConfig(const config:
     const std::string p = "auth.callers." + name + ".";
     Caller caller;
     caller.name = name;
+    caller.operator_ = c.operator_;
     if (!c.key.empty()) {
       caller.digest = Sha256(c.key);
     } else if (!c.key_file.empty()) {
@@ -108,23 +109,33 @@ const CallerAuth::Caller* CallerAuth::Find(absl::string_view key) const {
   return found;
 }
 
-absl::Status CallerAuth::Authorize(const grpc::CallbackServerContext* ctx,
-                                   absl::string_view method) const {
-  if (open()) return absl::OkStatus();
+absl::Status CallerAuth::Authorize(const grpc::CallbackServerContext* ctx, absl::string_view method,
+                                   bool internal, bool force_refresh) const {
+  if (!internal && !force_refresh) return absl::OkStatus();
+  if (internal && !force_refresh && open()) return absl::OkStatus();
   const std::string key = MetadataValue(ctx, kApiKeyMetadata);
   if (key.empty()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat(method,
-                     " is for internal services: send the caller's API key as metadata "
-                     "x-api-key"));
+    if (internal && !open()) {
+      return absl::UnauthenticatedError(
+          absl::StrCat(method,
+                       " is for internal services: send the caller's API key as metadata "
+                       "x-api-key"));
+    }
+    return absl::PermissionDeniedError(
+        "force_refresh is for operators: send an operator's API key as metadata x-api-key");
   }
   const Caller* caller = Find(key);
   if (caller == nullptr) {
     return absl::UnauthenticatedError("unknown API key (metadata x-api-key)");
   }
-  if (!caller->all_methods && caller->methods.count(std::string(method)) == 0) {
+  if (internal && !open() && !caller->all_methods &&
+      caller->methods.count(std::string(method)) == 0) {
     return absl::PermissionDeniedError(
         absl::StrCat("caller \"", caller->name, "\" may not call ", method));
+  }
+  if (force_refresh && !caller->operator_) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("force_refresh is for operators; caller \"", caller->name, "\" is not one"));
   }
   return absl::OkStatus();
 }

@@ -1,7 +1,8 @@
 // Service identity at the gRPC edge (issue 15, findings 2 and 7). The internal RPCs
 // (GetVehicleTransaction, GetTradeOrder) return payer openids, plates and phone numbers: a
 // caller presents its API key as metadata `x-api-key`, and the key's configured methods say what
-// it may call. QueryRechargeOrder keeps the user's token and needs no key.
+// it may call. force_refresh (any method) needs a key marked operator. QueryRechargeOrder itself
+// keeps the user's token and needs no key.
 //
 // Keys are kept only as SHA-256 digests and compared in constant time.
 #ifndef ORDERQUERY_SERVER_SERVICE_AUTH_H_
@@ -37,10 +38,11 @@ class CallerAuth {
     Digest digest{};
     bool all_methods = false;
     std::set<std::string> methods;  // full names with the leading '/'
+    bool operator_ = false;
   };
 
   // `open_without_callers`: with no callers at all, the internal RPCs need no key (the demo's
-  // development default).
+  // development default). force_refresh always needs an operator's key.
   CallerAuth(std::vector<Caller> callers, bool open_without_callers);
 
   // From auth.callers (key files are read here). INVALID_ARGUMENT naming the key for an
@@ -49,9 +51,12 @@ class CallerAuth {
 
   static Digest Sha256(absl::string_view key);
 
-  // OK when the caller may call the internal method `method` (full name). UNAUTHENTICATED for
-  // a missing or unknown key, PERMISSION_DENIED for a key without that method.
-  absl::Status Authorize(const grpc::CallbackServerContext* ctx, absl::string_view method) const;
+  // OK when the call may go on: `method` is the full name; `internal` says the method needs a
+  // service identity; `force_refresh` that it needs an operator. UNAUTHENTICATED for a missing
+  // (where one is needed) or unknown key, PERMISSION_DENIED for no key or a key without the
+  // right where an operator is needed, and for a key without that method.
+  absl::Status Authorize(const grpc::CallbackServerContext* ctx, absl::string_view method,
+                         bool internal, bool force_refresh) const;
 
   bool open() const { return callers_.empty() && open_without_callers_; }
 

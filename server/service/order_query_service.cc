@@ -62,6 +62,15 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::QueryRechargeOrder(
     v1::QueryRechargeOrderResponse* resp) {
   const auto started = RpcMetrics::Clock::now();
   auto* reactor = ctx->DefaultReactor();
+  // The app's route: the user's token, and an operator's key only to force a refresh.
+  if (absl::Status a =
+          auth_->Authorize(ctx, kRechargeMethod, /*internal=*/false, req->force_refresh());
+      !a.ok()) {
+    grpc::Status s = ToCallerStatus(a, ctx, kRechargeMethod, Upstream::kWechat);
+    recharge_metrics_.Record(started, s.error_code());
+    reactor->Finish(s);
+    return reactor;
+  }
   usecase::RechargeQueryRequest r;
   r.appid = Metadata(ctx, "appid");
   r.token = req->token().empty() ? Metadata(ctx, "token") : req->token();
@@ -87,7 +96,9 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::GetVehicleTransaction(
     v1::VehicleTransaction* resp) {
   const auto started = RpcMetrics::Clock::now();
   auto* reactor = ctx->DefaultReactor();
-  if (absl::Status a = auth_->Authorize(ctx, kVehicleMethod); !a.ok()) {
+  if (absl::Status a =
+          auth_->Authorize(ctx, kVehicleMethod, /*internal=*/true, req->force_refresh());
+      !a.ok()) {
     grpc::Status s = ToCallerStatus(a, ctx, kVehicleMethod, Upstream::kWechat);
     vehicle_metrics_.Record(started, s.error_code());
     reactor->Finish(s);

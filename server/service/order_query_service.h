@@ -14,7 +14,8 @@ namespace orderquery::service {
 
 class OrderQueryServiceImpl final : public v1::OrderQueryService::CallbackService {
  public:
-  // `metrics` may be null (no RPC metrics); `auth` decides who may call GetVehicleTransaction.
+  // `metrics` may be null (no RPC metrics); `auth` decides who may call GetVehicleTransaction
+  // and who may force a refresh.
   OrderQueryServiceImpl(usecase::RechargeQuery* recharge, usecase::VehicleQuery* vehicle,
                         const CallerAuth* auth, metrics::Registry* metrics = nullptr)
       : recharge_(recharge),

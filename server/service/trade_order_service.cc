@@ -10,7 +10,9 @@ grpc::ServerUnaryReactor* TradeOrderServiceImpl::GetTradeOrder(grpc::CallbackSer
                                                                v1::GetTradeOrderResponse* resp) {
   const auto started = RpcMetrics::Clock::now();
   auto* reactor = ctx->DefaultReactor();
-  if (absl::Status a = auth_->Authorize(ctx, kGetTradeOrderMethod); !a.ok()) {
+  if (absl::Status a =
+          auth_->Authorize(ctx, kGetTradeOrderMethod, /*internal=*/true, req->force_refresh());
+      !a.ok()) {
     grpc::Status s = ToCallerStatus(a, ctx, kGetTradeOrderMethod, Upstream::kMerchantApi);
     metrics_.Record(started, s.error_code());
     reactor->Finish(s);

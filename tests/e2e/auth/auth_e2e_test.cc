@@ -1,6 +1,7 @@
 // Service identity for the internal RPCs (issue 15, finding 7): GetVehicleTransaction and
 // GetTradeOrder answer only callers that present a configured API key (metadata x-api-key)
-// allowed that method; QueryRechargeOrder keeps the user's token and needs no key.
+// allowed that method; QueryRechargeOrder keeps the user's token and needs no key. And
+// force_refresh is for operators only (finding 2).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -166,7 +167,100 @@ TEST_F(AuthE2E, TheAppRouteKeepsTheUserTokenAndNeedsNoKey) {
   EXPECT_EQ(QueryRecharge(*bare.orders, a).status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
-// Development without any caller configured (the demo's default): open, as before.
+// force_refresh (issue 15, finding 2): only an operator's key may make the service ask upstream
+// again; a user token alone, or a key of a caller that is not an operator, is PERMISSION_DENIED
+// before anything is asked.
+grpc::Status RechargeForced(v1::OrderQueryService::Stub& stub, const TestUser& user,
+                            const std::string& no, const std::string& key) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ctx.AddMetadata("appid", user.appid);
+  ctx.AddMetadata("token", user.token);
+  if (!key.empty()) ctx.AddMetadata("x-api-key", key);
+  v1::QueryRechargeOrderRequest req;
+  req.set_order_no(no);
+  req.set_force_refresh(true);
+  v1::QueryRechargeOrderResponse resp;
+  grpc::Status s = stub.QueryRechargeOrder(&ctx, req, &resp);
+  if (s.ok() && resp.code() != v1::RECHARGE_RESULT_CODE_NOTPAY) {
+    return grpc::Status(grpc::UNKNOWN, "unexpected code");
+  }
+  return s;
+}
+
+TEST_F(AuthE2E, ForceRefreshOfARechargeOrderIsForOperatorsOnly) {
+  Stack& s = stack();
+  Bare bare(s.target());
+  auto user = s.CreateUser(0);
+  ASSERT_TRUE(user.ok()) << user.status();
+  ASSERT_TRUE(s.CreateRechargeOrder(*user, "AUTHFORCE1", 100).ok());
+  ASSERT_TRUE(s.UpsertWechatOrder(*user, "AUTHFORCE1", 100, {{"trade_state", "NOTPAY"}}).ok());
+  RechargeArgs a;
+  a.appid = user->appid;
+  a.token = user->token;
+  a.order_no = "AUTHFORCE1";
+  ASSERT_TRUE(QueryRecharge(*bare.orders, a).status.ok());
+  ASSERT_EQ(s.WechatRequests("AUTHFORCE1"), 1);
+
+  // The user's token alone, and keys of callers that are not operators.
+  for (const std::string& key :
+       {std::string(), std::string(kHashedKey), std::string(kTradeOnlyKey)}) {
+    grpc::Status st = RechargeForced(*bare.orders, *user, "AUTHFORCE1", key);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << key << ": " << Describe(st);
+    EXPECT_THAT(st.error_message(), HasSubstr("operator"));
+  }
+  grpc::Status unknown = RechargeForced(*bare.orders, *user, "AUTHFORCE1", "not-a-configured-key");
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNAUTHENTICATED) << Describe(unknown);
+  EXPECT_EQ(s.WechatRequests("AUTHFORCE1"), 1) << "a refused force_refresh asked WeChat";
+
+  // An operator: asked again at once, within the refresh interval.
+  grpc::Status op = RechargeForced(*bare.orders, *user, "AUTHFORCE1", kE2eCallerKey);
+  EXPECT_TRUE(op.ok()) << Describe(op);
+  EXPECT_EQ(s.WechatRequests("AUTHFORCE1"), 2);
+}
+
+TEST_F(AuthE2E, ForceRefreshOfInternalRpcsIsForOperatorsOnly) {
+  Stack& s = stack();
+  Bare bare(s.target());
+  auto vehicle = [&](const std::string& key) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx.AddMetadata("x-api-key", key);
+    v1::GetVehicleTransactionRequest req;
+    req.set_out_trade_no(kSeedVehicleNo);
+    req.set_sub_mchid(kSubMchid);
+    req.set_force_refresh(true);
+    v1::VehicleTransaction resp;
+    return bare.orders->GetVehicleTransaction(&ctx, req, &resp);
+  };
+  auto trade = [&](const std::string& key) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx.AddMetadata("x-api-key", key);
+    v1::GetTradeOrderRequest req;
+    req.set_trade_order_id(kSeedTradeId);
+    req.set_force_refresh(true);
+    v1::GetTradeOrderResponse resp;
+    return bare.trades->GetTradeOrder(&ctx, req, &resp);
+  };
+  const int64_t vehicle_before = s.WechatRequests(kSeedVehicleNo);
+  const int64_t trade_before = s.TradeRequests(kSeedTradeId);
+  // "hashed" may call both methods but is no operator.
+  grpc::Status v = vehicle(kHashedKey);
+  EXPECT_EQ(v.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(v);
+  grpc::Status t = trade(kHashedKey);
+  EXPECT_EQ(t.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(t);
+  EXPECT_EQ(s.WechatRequests(kSeedVehicleNo), vehicle_before);
+  EXPECT_EQ(s.TradeRequests(kSeedTradeId), trade_before);
+  // The operator asks upstream again.
+  EXPECT_TRUE(vehicle(kE2eCallerKey).ok());
+  EXPECT_TRUE(trade(kE2eCallerKey).ok());
+  EXPECT_EQ(s.WechatRequests(kSeedVehicleNo), vehicle_before + 1);
+  EXPECT_EQ(s.TradeRequests(kSeedTradeId), trade_before + 1);
+}
+
+// Development without any caller configured (the demo's default): open, as before; but
+// force_refresh still needs an operator, and there is none.
 TEST_F(AuthE2E, DevelopmentWithoutCallersIsOpen) {
   Stack& s = stack();
   json config = s.BaseConfig();
@@ -177,6 +271,15 @@ TEST_F(AuthE2E, DevelopmentWithoutCallersIsOpen) {
   EXPECT_TRUE(Vehicle(*bare.orders, "").ok());
   EXPECT_TRUE(Trade(*bare.trades, "").ok());
   EXPECT_THAT(s.ServerLog(*server), HasSubstr("event=internal_rpcs_unprotected"));
+  {
+    grpc::ClientContext ctx;
+    v1::GetTradeOrderRequest req;
+    req.set_trade_order_id(kSeedTradeId);
+    req.set_force_refresh(true);
+    v1::GetTradeOrderResponse resp;
+    grpc::Status st = bare.trades->GetTradeOrder(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(st);
+  }
   s.StopServer(*server);
 }
 
