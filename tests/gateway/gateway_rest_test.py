@@ -733,7 +733,8 @@ INSERT INTO t_recharge_order (order_no, user_id, appid, mchid, amount) VALUES %s
     def test_sigterm_lets_in_flight_requests_finish(self):
         gcfg = os.path.join(self.tmp, "gateway-drain.json")
         write_json(gcfg, {"listen": "127.0.0.1:0", "internal_listen": "127.0.0.1:0",
-                          "upstream": {"target": self.oq_addr}, "shutdown_grace_ms": 5000})
+                          "upstream": {"target": self.oq_addr, "api_key_file": self.gateway_key_file},
+                          "shutdown_grace_ms": 5000})
         gw = Proc("gateway-drain", [os.path.join(BUILD, "gateway/orderquery-gateway"), "--config", gcfg], self.tmp)
         try:
             internal = "http://" + gw.wait_for("gateway internal listening on ")[0]
