@@ -98,8 +98,7 @@ class Source {
 
   // Sets `out`'s keys `prefix + def.name` that the file or the environment give.
   template <typename T>
-  absl::Status Apply(const std::string& prefix, const std::vector<KeyDef<T>>& defs,
-                     T* out) const {
+  absl::Status Apply(const std::string& prefix, const std::vector<KeyDef<T>>& defs, T* out) const {
     for (const auto& def : defs) {
       const std::string key = prefix + def.name;
       std::string value;
@@ -145,8 +144,8 @@ std::string KeyTableHelp(const std::string& prefix, const std::string& env_prefi
   std::ostringstream out;
   for (const auto& def : defs) {
     const std::string d = def.get(defaults);
-    const std::string env = env_prefix.empty() ? EnvName(prefix + def.name)
-                                               : env_prefix + EnvName(def.name).substr(11);
+    const std::string env =
+        env_prefix.empty() ? EnvName(prefix + def.name) : env_prefix + EnvName(def.name).substr(11);
     out << "  " << prefix << def.name << "  [" << env << "]  " << def.help;
     if (!d.empty() && !def.secret) out << " (default " << d << ")";
     out << "\n";

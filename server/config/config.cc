@@ -20,7 +20,6 @@ extern char** environ;
 namespace orderquery::config {
 namespace {
 
-
 using settings::Bool;
 using settings::CheckReadable;
 using settings::Int;
@@ -325,8 +324,7 @@ absl::StatusOr<Config> Load(const std::string& path, const Env& env) {
     for (const payment::ProviderModule* m : registry.modules()) owned = owned || m->owns_key(k);
     if (!owned) return KeyError(k, "unknown key");
   }
-  if (auto s = source->ApplyGroup("auth.callers", CallerKeys(), &c.auth.callers); !s.ok())
-    return s;
+  if (auto s = source->ApplyGroup("auth.callers", CallerKeys(), &c.auth.callers); !s.ok()) return s;
   if (auto s = Validate(c); !s.ok()) return s;
   for (const payment::ProviderModule* m : registry.modules()) {
     auto parsed = m->parse(*source, c.env == "production");

@@ -39,11 +39,11 @@ struct UpstreamTransaction {
   // The order's state at the provider; nullopt when the provider answered with a state this
   // service does not know (then nothing changes).
   std::optional<RechargeState> state;
-  std::string provider_state;  // the provider's own word for it, kept for the query log
-  std::string appid;        // appid (direct) or sp_appid/sub_appid as configured
-  std::string mchid;        // mchid (direct) or sp_mchid (partner)
-  std::string sub_mchid;    // partner mode
-  int64_t total_fen = 0;    // amount.total
+  std::string provider_state;              // the provider's own word for it, kept for the query log
+  std::string appid;                       // appid (direct) or sp_appid/sub_appid as configured
+  std::string mchid;                       // mchid (direct) or sp_mchid (partner)
+  std::string sub_mchid;                   // partner mode
+  int64_t total_fen = 0;                   // amount.total
   std::optional<int64_t> payer_total_fen;  // amount.payer_total: what the user paid
   std::string currency;                    // amount.currency (CNY)
   std::string transaction_id;

@@ -38,9 +38,7 @@ Provider* OrderRouter::For(const domain::RechargeOrder& order) const {
   return nullptr;
 }
 
-bool OrderRouter::Serves(const domain::RechargeOrder& order) const {
-  return For(order) != nullptr;
-}
+bool OrderRouter::Serves(const domain::RechargeOrder& order) const { return For(order) != nullptr; }
 
 namespace {
 

@@ -213,10 +213,9 @@ void RechargeQuery::AfterLoad(const RechargeQueryRequest& req, const domain::Que
     // A failure a moment ago: the same answer, without asking the provider again.
     if (auto recent = RecentFailureAnswer(order)) return done(*std::move(recent));
   }
-  const bool leader = coalescer_.Join(order.order_no, req.deadline,
-                                      [done](const absl::StatusOr<RechargeQueryResult>& r) {
-                                        done(r);
-                                      });
+  const bool leader =
+      coalescer_.Join(order.order_no, req.deadline,
+                      [done](const absl::StatusOr<RechargeQueryResult>& r) { done(r); });
   if (!leader) return;
   const absl::Time started = clock_();
   // Bounded by the budget, not by this caller's deadline: others may join and wait longer, and

@@ -240,7 +240,8 @@ void Reconciler::Expire(const domain::RechargeOrder& order, SweepCounts* counts)
         absl::StrCat("expired ", absl::FormatDuration(options_.expire_after),
                      " after creation: closed at the provider (",
                      closed.ok() ? "closed" : "unknown there", "), which then said ",
-                     reply.ok() ? reply->provider_state : std::string("not found"), " (reconciler)"),
+                     reply.ok() ? reply->provider_state : std::string("not found"),
+                     " (reconciler)"),
         base);
   } else {
     // The provider refused the close as paid but does not report it paid yet: ask again soon.

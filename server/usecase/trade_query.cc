@@ -19,10 +19,9 @@ absl::Status Overloaded() {
 
 }  // namespace
 
-TradeQuery::TradeQuery(domain::TradeOrderRepository* repo,
-                       usecase::TradeStatusProvider* client, BlockingExecutor* executor,
-                       std::string default_merchant, absl::Duration refresh_interval, Clock clock,
-                       DeadlineTimer* timer)
+TradeQuery::TradeQuery(domain::TradeOrderRepository* repo, usecase::TradeStatusProvider* client,
+                       BlockingExecutor* executor, std::string default_merchant,
+                       absl::Duration refresh_interval, Clock clock, DeadlineTimer* timer)
     : repo_(repo),
       client_(client),
       executor_(executor),

@@ -14,8 +14,8 @@
 #include "absl/time/time.h"
 #include "server/common/executor.h"
 #include "server/domain/snapshots.h"
-#include "server/usecase/ports.h"
 #include "server/usecase/coalescer.h"
+#include "server/usecase/ports.h"
 
 namespace orderquery::usecase {
 
@@ -51,8 +51,8 @@ class TradeQuery {
   void SetUpstreamBudget(absl::Duration budget) { upstream_budget_ = budget; }
 
   // `done` runs exactly once, by req.deadline at the latest (DEADLINE_EXCEEDED while the shared
-  // upstream query goes on): on an executor or timer thread, or inline for a request rejected before
-  // any I/O (INVALID_ARGUMENT: bad trade_order_id, unknown or missing merchant) or when the
+  // upstream query goes on): on an executor or timer thread, or inline for a request rejected
+  // before any I/O (INVALID_ARGUMENT: bad trade_order_id, unknown or missing merchant) or when the
   // executor's queue is full (RESOURCE_EXHAUSTED). Upstream failures come back as the client
   // reports them (payment/tradeapi/errors.h). A failed store after a good upstream answer is
   // logged and the answer still returned: storage is the cache, the merchant API the truth.

@@ -78,8 +78,8 @@ std::string KeysHelp() {
          "a request names none\n"
          "Trade API merchants (seed 001): trade.merchants.NAME.KEY (env list "
          "ORDERQUERY_TRADE_MERCHANTS):\n" +
-         settings::KeyTableHelp("trade.merchants.NAME.", "ORDERQUERY_TRADE_MERCHANTS_NAME_",
-                                Keys(), MerchantSettings{});
+         settings::KeyTableHelp("trade.merchants.NAME.", "ORDERQUERY_TRADE_MERCHANTS_NAME_", Keys(),
+                                MerchantSettings{});
 }
 
 }  // namespace orderquery::payment::tradeapi

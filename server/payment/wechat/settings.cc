@@ -92,7 +92,8 @@ absl::Status Validate(const Settings& s, bool production) {
       return KeyError(p + "download_certificates",
                       "needs apiv3_key or apiv3_key_file (it decrypts the certificates)");
     }
-    if (auto st = CheckReadable(p + "merchant_cert_file", m.merchant_cert_file); !st.ok()) return st;
+    if (auto st = CheckReadable(p + "merchant_cert_file", m.merchant_cert_file); !st.ok())
+      return st;
     if (auto st = CheckReadable(p + "public_key_file", m.public_key_file); !st.ok()) return st;
     for (const auto& f : m.platform_cert_files) {
       if (auto st = CheckReadable(p + "platform_cert_files", f); !st.ok()) return st;

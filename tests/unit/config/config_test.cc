@@ -1,5 +1,4 @@
 #include "server/config/config.h"
-#include "server/payment/wechat/settings.h"
 
 #include <cstdio>
 #include <fstream>
@@ -7,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/payment/wechat/settings.h"
 
 namespace orderquery::config {
 namespace {

@@ -48,8 +48,8 @@ nlohmann::json Scenario() {
 }
 
 payment::tradeapi::MerchantSettings Merchant(const std::string& base_url, const std::string& mch_id,
-                                     const std::string& app_id, const std::string& key,
-                                     const std::string& sign_type) {
+                                             const std::string& app_id, const std::string& key,
+                                             const std::string& sign_type) {
   payment::tradeapi::MerchantSettings c;
   c.base_url = base_url;
   c.mch_id = mch_id;
