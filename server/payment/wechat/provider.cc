@@ -12,7 +12,7 @@
 #include "server/payment/wechat/errors.h"
 #include "server/payment/wechat/key_store.h"
 #include "server/payment/wechat/merchant.h"
-#include "server/payment/wechat/notification.h"
+#include "server/payment/wechat/notification_handler.h"
 #include "server/payment/wechat/settings.h"
 #include "server/payment/wechat/verifier.h"
 #include "server/usecase/recharge_query.h"
@@ -49,8 +49,7 @@ std::optional<domain::RechargeState> StateOf(TradeState s) {
 
 }  // namespace
 
-domain::UpstreamTransaction ToUpstream(const Transaction& tx,
-                                       absl::string_view user_appid) {
+domain::UpstreamTransaction ToUpstream(const Transaction& tx, absl::string_view user_appid) {
   domain::UpstreamTransaction u;
   u.out_trade_no = tx.out_trade_no;
   u.provider = kProviderName;
@@ -123,35 +122,6 @@ class VehiclePort final : public usecase::VehicleStatusProvider {
   metrics::CounterFamily* verification_failures_;
 };
 
-// POST /notify/wechat/{merchant}: WeChat's payment notifications, verified over the exact bytes,
-// decrypted, matched with the merchant and applied through the recharge flow. Answers 204 only
-// after the commit; otherwise {"code":"FAIL","message":...} with 400/401/404/500 so that WeChat
-// delivers again (see README, "Payment notifications").
-class NotificationHandler {
- public:
-  using Clock = std::function<absl::Time()>;
-  NotificationHandler(
-      const std::vector<MerchantConfig>* merchants, usecase::RechargeQuery* recharge,
-      metrics::CounterFamily* failures, Clock clock = [] { return absl::Now(); })
-      : merchants_(merchants),
-        recharge_(recharge),
-        clock_(std::move(clock)),
-        verification_failures_(failures) {}
-  listener::Response Handle(const listener::Request& request);
-
-  struct Counters {
-    std::atomic<int64_t> applied{0}, duplicate{0}, rejected{0}, unknown_order{0}, failed{0};
-  };
-  const Counters& counters() const { return counters_; }
-
- private:
-  const std::vector<MerchantConfig>* merchants_;
-  usecase::RechargeQuery* recharge_;
-  Clock clock_;
-  Counters counters_;
-  metrics::CounterFamily* verification_failures_;
-};
-
 absl::StatusOr<const MerchantConfig*> OrderPort::MerchantFor(
     const domain::RechargeOrder& order) const {
   // The merchant the order was placed with: it serves the order's appid and is its mchid.
@@ -159,9 +129,9 @@ absl::StatusOr<const MerchantConfig*> OrderPort::MerchantFor(
     const bool serves = std::find(m.appids.begin(), m.appids.end(), order.appid) != m.appids.end();
     // A partner-mode order belongs to one sub-merchant: an order without a sub_mchid never
     // falls through to "the first partner merchant".
-    const bool same = m.mchid == order.mchid &&
-                      (m.mode == ApiMode::kDirect ? order.sub_mchid.empty()
-                                                          : m.sub_mchid == order.sub_mchid);
+    const bool same =
+        m.mchid == order.mchid &&
+        (m.mode == ApiMode::kDirect ? order.sub_mchid.empty() : m.sub_mchid == order.sub_mchid);
     if (serves && same) return &m;
   }
   return absl::FailedPreconditionError(absl::StrCat(
@@ -171,25 +141,24 @@ absl::StatusOr<const MerchantConfig*> OrderPort::MerchantFor(
                               : absl::StrCat(" and sub_mchid ", order.sub_mchid)));
 }
 
-void OrderPort::Query(
-    const domain::RechargeOrder& order, absl::Time deadline,
-    std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) {
+void OrderPort::Query(const domain::RechargeOrder& order, absl::Time deadline,
+                      std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) {
   auto merchant = MerchantFor(order);
   if (!merchant.ok()) return done(merchant.status());
   const std::string order_appid = order.appid;
-  client_->QueryOrder(**merchant, order.order_no, deadline,
-                      [done, order_appid,
-                       failures = verification_failures_](absl::StatusOr<Transaction> tx) {
-                        if (!tx.ok()) {
-                          CountUnverified(failures, tx.status());
-                          return done(tx.status());
-                        }
-                        done(ToUpstream(*tx, order_appid));
-                      });
+  client_->QueryOrder(
+      **merchant, order.order_no, deadline,
+      [done, order_appid, failures = verification_failures_](absl::StatusOr<Transaction> tx) {
+        if (!tx.ok()) {
+          CountUnverified(failures, tx.status());
+          return done(tx.status());
+        }
+        done(ToUpstream(*tx, order_appid));
+      });
 }
 
 void OrderPort::Close(const domain::RechargeOrder& order, absl::Time deadline,
-                                  std::function<void(absl::Status)> done) {
+                      std::function<void(absl::Status)> done) {
   auto merchant = MerchantFor(order);
   if (!merchant.ok()) return done(merchant.status());
   client_->CloseOrder(**merchant, order.order_no, order.sub_mchid, deadline,
@@ -203,123 +172,13 @@ bool OrderPort::IsAlreadyPaid(const absl::Status& status) const {
   return WechatCode(status).value_or("") == "ORDERPAID";
 }
 
-listener::Response Fail(int status, absl::string_view message) {
-  listener::Response r;
-  r.status = status;
-  nlohmann::json body = {{"code", "FAIL"}, {"message", std::string(message)}};
-  r.body = body.dump();
-  return r;
-}
-
-listener::Response NotificationHandler::Handle(const listener::Request& request) {
-  const std::string name = request.captures.empty() ? "" : request.captures[0];
-  const MerchantConfig* merchant = nullptr;
-  for (const auto& m : *merchants_) {
-    if (m.name == name) merchant = &m;
-  }
-  if (merchant == nullptr) {
-    counters_.rejected.fetch_add(1);
-    return Fail(404, "unknown merchant");
-  }
-  auto header = [&](const char* key) -> std::string {
-    auto it = request.headers.find(key);
-    return it == request.headers.end() ? "" : it->second;
-  };
-  for (const std::string& h : request.repeated_headers) {
-    if (h.rfind("wechatpay-", 0) == 0) {
-      counters_.rejected.fetch_add(1);
-      if (verification_failures_ != nullptr) {
-        verification_failures_->WithLabels({"wechat", "repeated_header"})->Inc();
-      }
-      log::Warn("notification_rejected", {{"merchant", name}, {"why", "repeated " + h}});
-      return Fail(401, "signature headers must appear once");
-    }
-  }
-  auto parsed = ParseNotification(*merchant, header("wechatpay-timestamp"),
-                                          header("wechatpay-nonce"), header("wechatpay-signature"),
-                                          header("wechatpay-serial"), request.body, clock_());
-  if (!parsed.ok()) {
-    counters_.rejected.fetch_add(1);
-    const absl::Status& st = parsed.status();
-    log::Warn("notification_rejected",
-              {{"merchant", name}, {"remote", request.remote_addr}, {"error", st.ToString()}});
-    if (absl::IsUnauthenticated(st)) {
-      if (verification_failures_ != nullptr) {
-        verification_failures_
-            ->WithLabels({"wechat", std::string(VerificationFailureReason(st))})
-            ->Inc();
-      }
-      return Fail(401, "verification failed");
-    }
-    if (absl::IsFailedPrecondition(st))
-      return Fail(500, "merchant not configured for notifications");
-    return Fail(400, "malformed notification");
-  }
-  const Notification& n = *parsed;
-  if (n.event_type != "TRANSACTION.SUCCESS") {
-    counters_.rejected.fetch_add(1);
-    log::Warn("notification_rejected",
-              {{"merchant", name}, {"id", n.id}, {"why", "event_type " + n.event_type}});
-    return Fail(400, "unsupported event_type");
-  }
-  if (absl::Status m = MatchesMerchant(n.transaction, *merchant); !m.ok()) {
-    counters_.rejected.fetch_add(1);
-    log::Error("notification_rejected",
-               {{"merchant", name}, {"id", n.id}, {"error", m.ToString()}});
-    return Fail(400, "payment is not this merchant's");
-  }
-  // The user-facing AppID in partner mode: the sub-merchant's when we serve it.
-  const std::string& sub_appid = n.transaction.sub_appid;
-  const bool sub_served = !sub_appid.empty() &&
-                          std::find(merchant->appids.begin(), merchant->appids.end(), sub_appid) !=
-                              merchant->appids.end();
-  domain::NotificationRecord record;
-  record.id = n.id;
-  record.provider = "wechat";
-  record.merchant = name;
-  record.event_type = n.event_type;
-  record.order_no = n.transaction.out_trade_no;
-  record.trade_state = n.transaction.trade_state_name;
-  record.body = request.body;
-  auto result = recharge_->ApplyNotification(
-      record, ToUpstream(n.transaction, sub_served ? sub_appid : std::string()));
-  using Outcome = usecase::RechargeQuery::NotifyOutcome;
-  switch (result.outcome) {
-    case Outcome::kApplied:
-    case Outcome::kDuplicate: {
-      (result.outcome == Outcome::kApplied ? counters_.applied : counters_.duplicate).fetch_add(1);
-      log::Info("notification_acknowledged",
-                {{"merchant", name},
-                 {"id", n.id},
-                 {"order_no", record.order_no},
-                 {"duplicate", result.outcome == Outcome::kDuplicate}});
-      listener::Response ok;
-      ok.status = 204;
-      ok.content_type = "text/plain";
-      return ok;
-    }
-    case Outcome::kUnknownOrder:
-      counters_.unknown_order.fetch_add(1);
-      log::Warn("notification_unknown_order",
-                {{"merchant", name}, {"id", n.id}, {"order_no", record.order_no}});
-      return Fail(404, "order not found; retry later");
-    case Outcome::kRefused:
-      counters_.rejected.fetch_add(1);
-      return Fail(400, result.message);
-    case Outcome::kFailed:
-      counters_.failed.fetch_add(1);
-      return Fail(500, "temporarily unable to apply; retry");
-  }
-  return Fail(500, "temporarily unable to apply; retry");
-}
-
 std::string OrderPort::ErrorCode(const absl::Status& status) const {
   return WechatCode(status).value_or("");
 }
 
 void VehiclePort::Query(const std::string& out_trade_no, const std::string& sub_mchid,
-                                 absl::Time deadline,
-                                 std::function<void(absl::StatusOr<usecase::VehicleAnswer>)> done) {
+                        absl::Time deadline,
+                        std::function<void(absl::StatusOr<usecase::VehicleAnswer>)> done) {
   // Partner mode only (seed 002): the provider bound to this sub-merchant, else the first one.
   const MerchantConfig* merchant = nullptr;
   for (const auto& m : *merchants_) {
@@ -342,8 +201,7 @@ void VehiclePort::Query(const std::string& out_trade_no, const std::string& sub_
       });
 }
 
-absl::StatusOr<v1::VehicleTransaction> VehiclePort::Decode(
-    const std::string& body_json) const {
+absl::StatusOr<v1::VehicleTransaction> VehiclePort::Decode(const std::string& body_json) const {
   return DecodeVehicleTransaction(body_json);
 }
 
@@ -459,7 +317,8 @@ absl::StatusOr<std::unique_ptr<Provider>> WechatProvider::Build(const Settings& 
   std::vector<std::shared_ptr<MerchantKeyStore>> stores;
   for (auto& m : p->merchants_) {
     if (absl::Status st = AttachKeyStore(m, p->client_.get(), ks); !st.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("wechat.merchants.", m.name, ": ", st.message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("wechat.merchants.", m.name, ": ", st.message()));
     }
     stores.push_back(m.key_store);
   }
