@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "server/common/log.h"
+#include "storage/recharge_rows.h"
 #include "storage/sha256.h"
 #include "storage/sql_util.h"
 
@@ -24,12 +25,10 @@ using internal::GetOptionalInt64;
 using internal::GetOptionalTime;
 using internal::GetString;
 using internal::GetTime;
+using internal::kOrderColumns;
 using internal::Query;
+using internal::ReadOrder;
 using internal::TruncateUtf8;
-
-constexpr char kOrderColumns[] =
-    "order_no, user_id, appid, mchid, sub_mchid, amount, status, trade_state, transaction_id,"
-    " paid_at, credited, last_queried_at, created_at, next_check_at, check_attempts";
 
 const std::string kSelectOrder =
     absl::StrCat("SELECT ", kOrderColumns, " FROM t_recharge_order WHERE order_no = ?");
@@ -81,32 +80,6 @@ constexpr char kSetNextCheck[] =
 constexpr char kInsertNotification[] =
     "INSERT IGNORE INTO t_payment_notification (id, provider, merchant, event_type, order_no,"
     " trade_state, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))";
-// The reconciler's schedule. A pending order without one is first due first_delay after it was
-// created; a claim pushes next_check_at to the end of the claimant's lease, so another replica
-// takes the order only if the claimant dies (its lease lapses).
-constexpr char kScheduleNew[] =
-    "UPDATE t_recharge_order SET next_check_at = DATE_ADD(created_at, INTERVAL ? MICROSECOND),"
-    " updated_at = updated_at WHERE status IN ('NOTPAY', 'USERPAYING') AND next_check_at IS NULL"
-    " LIMIT ?";
-const std::string kSelectDueForUpdate = absl::StrCat(
-    "SELECT ", kOrderColumns,
-    " FROM t_recharge_order WHERE status IN ('NOTPAY', 'USERPAYING') AND next_check_at <= ?"
-    " ORDER BY next_check_at LIMIT ? FOR UPDATE SKIP LOCKED");
-constexpr char kClaim[] =
-    "UPDATE t_recharge_order SET next_check_at = ?, check_attempts = check_attempts + 1,"
-    " updated_at = updated_at WHERE order_no = ?";
-constexpr char kScheduleStats[] =
-    "SELECT COUNT(*), MIN(next_check_at) FROM t_recharge_order"
-    " WHERE status IN ('NOTPAY', 'USERPAYING') AND next_check_at <= ?";
-constexpr char kPendingByAge[] =
-    "SELECT status, CASE WHEN created_at > ? - INTERVAL 10 MINUTE THEN 'lt_10m'"
-    " WHEN created_at > ? - INTERVAL 1 HOUR THEN 'lt_1h'"
-    " WHEN created_at > ? - INTERVAL 2 HOUR THEN 'lt_2h' ELSE 'ge_2h' END AS age, COUNT(*)"
-    " FROM t_recharge_order WHERE status IN ('NOTPAY', 'USERPAYING') GROUP BY status, age";
-constexpr char kUnscheduledCount[] =
-    "SELECT COUNT(*) FROM t_recharge_order WHERE status IN ('NOTPAY', 'USERPAYING')"
-    " AND next_check_at IS NULL";
-
 // Column sizes (characters) of the free-text columns we cut to.
 constexpr size_t kReasonMax = 512;
 constexpr size_t kQueryLogAppidMax = 32;
@@ -117,33 +90,6 @@ constexpr size_t kQueryLogErrorMessageMax = 512;
 constexpr size_t kNotificationIdMax = 64;
 constexpr size_t kNotificationShortMax = 32;
 constexpr size_t kNotificationEventMax = 64;
-
-// Reads the order columns (kOrderColumns) starting at column `first`.
-domain::RechargeOrder ReadOrder(const sql::ResultSet& rs, unsigned int first = 1) {
-  const unsigned int k = first - 1;
-  domain::RechargeOrder o;
-  o.order_no = GetString(rs, k + 1);
-  o.user_id = rs.getInt64(k + 2);
-  o.appid = GetString(rs, k + 3);
-  o.mchid = GetString(rs, k + 4);
-  o.sub_mchid = GetString(rs, k + 5);
-  o.amount_fen = rs.getInt64(k + 6);
-  std::string status = GetString(rs, k + 7);
-  if (!domain::ParseRechargeState(status, &o.state)) {
-    throw internal::ValueError(
-        absl::StatusCode::kInternal,
-        absl::StrCat("order ", o.order_no, " has unknown status '", status, "'"));
-  }
-  o.trade_state = GetString(rs, k + 8);
-  o.transaction_id = GetString(rs, k + 9);
-  o.paid_at = GetOptionalTime(rs, k + 10);
-  o.credited = rs.getInt(k + 11) != 0;
-  o.last_queried_at = GetOptionalTime(rs, k + 12);
-  o.created_at = GetTime(rs, k + 13);
-  o.next_check_at = GetOptionalTime(rs, k + 14);
-  o.check_attempts = rs.getInt(k + 15);
-  return o;
-}
 
 // Reads one order on `c`; nullopt when there is none.
 std::optional<domain::RechargeOrder> FetchOrder(Connection& c, const std::string& sql,
@@ -492,83 +438,6 @@ absl::StatusOr<domain::ApplyResult> MysqlRechargeRepository::RecordOutcome(
                                             {"balance_fen", result.balance_fen}});
   }
   return result;
-}
-
-absl::StatusOr<int> MysqlRechargeRepository::ScheduleNewOrders(absl::Duration first_delay,
-                                                               int limit) {
-  int scheduled = 0;
-  absl::Status st = RunInTransaction(
-      *pool_,
-      [&](Connection& c) {
-        sql::PreparedStatement& up = c.Prepare(kScheduleNew);
-        up.setInt64(1, absl::ToInt64Microseconds(first_delay));
-        up.setInt(2, limit);
-        scheduled = up.executeUpdate();
-        return absl::OkStatus();
-      },
-      internal::Txn("schedule new orders"));
-  if (!st.ok()) return st;
-  return scheduled;
-}
-
-absl::StatusOr<std::vector<domain::RechargeOrder>> MysqlRechargeRepository::ClaimDueOrders(
-    absl::Time now, absl::Duration lease, int limit) {
-  std::vector<domain::RechargeOrder> claimed;
-  absl::Status st = RunInTransaction(
-      *pool_,
-      [&](Connection& c) {
-        claimed.clear();
-        sql::PreparedStatement& q = c.Prepare(kSelectDueForUpdate);
-        BindTime(q, 1, now);
-        q.setInt(2, limit);
-        {
-          std::unique_ptr<sql::ResultSet> rs = Query(q);
-          while (rs->next()) claimed.push_back(ReadOrder(*rs));
-        }
-        const absl::Time until = internal::TruncateToMillis(now + lease);
-        for (domain::RechargeOrder& o : claimed) {
-          sql::PreparedStatement& up = c.Prepare(kClaim);
-          BindTime(up, 1, until);
-          BindString(up, 2, o.order_no);
-          up.executeUpdate();
-          o.next_check_at = until;
-          ++o.check_attempts;
-        }
-        return absl::OkStatus();
-      },
-      internal::Txn("claim due orders"));
-  if (!st.ok()) return st;
-  return claimed;
-}
-
-absl::StatusOr<domain::ScheduleStats> MysqlRechargeRepository::GetScheduleStats(absl::Time now) {
-  domain::ScheduleStats stats;
-  absl::Status st = WithConnection(
-      *pool_,
-      [&](Connection& c) {
-        stats = domain::ScheduleStats{};
-        sql::PreparedStatement& q = c.Prepare(kScheduleStats);
-        BindTime(q, 1, now);
-        std::unique_ptr<sql::ResultSet> rs = Query(q);
-        if (rs->next()) {
-          stats.overdue = rs->getInt64(1);
-          stats.oldest_due = GetOptionalTime(*rs, 2);
-        }
-        rs.reset();
-        std::unique_ptr<sql::ResultSet> un = Query(c.Prepare(kUnscheduledCount));
-        if (un->next()) stats.unscheduled = un->getInt64(1);
-        un.reset();
-        sql::PreparedStatement& by_age = c.Prepare(kPendingByAge);
-        for (unsigned int i = 1; i <= 3; ++i) BindTime(by_age, i, now);
-        std::unique_ptr<sql::ResultSet> ages = Query(by_age);
-        while (ages->next()) {
-          stats.pending.push_back({GetString(*ages, 1), GetString(*ages, 2), ages->getInt64(3)});
-        }
-        return absl::OkStatus();
-      },
-      "schedule stats");
-  if (!st.ok()) return st;
-  return stats;
 }
 
 }  // namespace orderquery::storage
