@@ -136,6 +136,18 @@ class Source {
   Env env_;
 };
 
+// env production: every member's base_url must be https:// (requests carry our signature and
+// replies money: never in clear text). Errors name GROUP.NAME.base_url.
+template <typename M>
+absl::Status RequireHttps(const std::string& group, const std::map<std::string, M>& members) {
+  for (const auto& [name, m] : members) {
+    if (m.base_url.rfind("https://", 0) != 0) {
+      return KeyError(group + "." + name + ".base_url", "env production needs an https:// URL");
+    }
+  }
+  return absl::OkStatus();
+}
+
 // --help lines for a key table: "  PREFIXname  [ENV]  help (default D)". `env_prefix` names
 // the env form of `prefix` (e.g. "ORDERQUERY_WECHAT_MERCHANTS_NAME_" for "wechat.merchants.NAME.").
 template <typename T>

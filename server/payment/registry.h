@@ -87,6 +87,37 @@ struct ProviderModule {
       build;
 };
 
+// A module from typed pieces: `parse` returns the provider's own settings type and `build` gets
+// it back as that type (the registry keeps it as ProviderSettings).
+template <typename SettingsT>
+ProviderModule MakeModule(
+    std::string name, std::function<std::string()> keys_help,
+    std::function<bool(const std::string&)> owns_key,
+    std::function<absl::StatusOr<std::unique_ptr<SettingsT>>(const settings::Source&, bool)> parse,
+    std::function<absl::StatusOr<std::unique_ptr<Provider>>(const SettingsT&,
+                                                            const ProviderContext&)>
+        build) {
+  ProviderModule m;
+  m.name = std::move(name);
+  m.keys_help = std::move(keys_help);
+  m.owns_key = std::move(owns_key);
+  m.parse = [parse = std::move(parse)](
+                const settings::Source& source,
+                bool production) -> absl::StatusOr<std::unique_ptr<ProviderSettings>> {
+    auto s = parse(source, production);
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<ProviderSettings>(*std::move(s));
+  };
+  m.build = [build = std::move(build)](
+                const ProviderSettings& base,
+                const ProviderContext& ctx) -> absl::StatusOr<std::unique_ptr<Provider>> {
+    const auto* s = dynamic_cast<const SettingsT*>(&base);
+    if (s == nullptr) return absl::InternalError("provider settings of another provider");
+    return build(*s, ctx);
+  };
+  return m;
+}
+
 class Registry {
  public:
   // The providers built into this binary (server/payment/*/provider.cmake), plus whatever a

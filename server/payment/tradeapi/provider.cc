@@ -32,25 +32,15 @@ class TradeProvider final : public Provider, public usecase::TradeStatusProvider
 }  // namespace
 
 void RegisterProvider(Registry& registry) {
-  ProviderModule m;
-  m.name = kProviderName;
-  m.keys_help = KeysHelp;
-  m.owns_key = OwnsKey;
-  m.parse = [](const settings::Source& source,
-               bool production) -> absl::StatusOr<std::unique_ptr<ProviderSettings>> {
-    auto s = ParseSettings(source, production);
-    if (!s.ok()) return s.status();
-    return std::unique_ptr<ProviderSettings>(*std::move(s));
-  };
-  m.build = [](const ProviderSettings& base,
-               const ProviderContext& ctx) -> absl::StatusOr<std::unique_ptr<Provider>> {
-    const auto& s = static_cast<const Settings&>(base);
-    auto client = HttpMerchantTradeClient::Create(s.merchants, ctx.transport);
-    if (!client.ok()) return client.status();
-    return std::unique_ptr<Provider>(
-        std::make_unique<TradeProvider>(*std::move(client), s.default_merchant));
-  };
-  registry.Add(std::move(m));
+  registry.Add(MakeModule<Settings>(
+      kProviderName, KeysHelp, OwnsKey, ParseSettings,
+      [](const Settings& s,
+         const ProviderContext& ctx) -> absl::StatusOr<std::unique_ptr<Provider>> {
+        auto client = HttpMerchantTradeClient::Create(s.merchants, ctx.transport);
+        if (!client.ok()) return client.status();
+        return std::unique_ptr<Provider>(
+            std::make_unique<TradeProvider>(*std::move(client), s.default_merchant));
+      }));
 }
 
 }  // namespace orderquery::payment::tradeapi

@@ -44,16 +44,7 @@ absl::Status Validate(const Settings& s, bool production) {
   if (!s.default_merchant.empty() && !s.merchants.count(s.default_merchant)) {
     return KeyError("trade.default_merchant", "names no configured trade merchant");
   }
-  if (production) {
-    // Requests to a provider carry our signature and its replies money: never in clear text.
-    for (const auto& [name, m] : s.merchants) {
-      if (m.base_url.rfind("https://", 0) != 0) {
-        return KeyError("trade.merchants." + name + ".base_url",
-                        "env production needs an https:// URL");
-      }
-    }
-  }
-  return absl::OkStatus();
+  return production ? settings::RequireHttps("trade.merchants", s.merchants) : absl::OkStatus();
 }
 
 }  // namespace

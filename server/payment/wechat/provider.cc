@@ -359,20 +359,8 @@ std::vector<NotifyRoute> WechatProvider::NotificationRoutes(usecase::RechargeQue
 }  // namespace
 
 void RegisterProvider(Registry& registry) {
-  ProviderModule m;
-  m.name = kProviderName;
-  m.keys_help = KeysHelp;
-  m.owns_key = OwnsKey;
-  m.parse = [](const settings::Source& source,
-               bool production) -> absl::StatusOr<std::unique_ptr<ProviderSettings>> {
-    auto s = ParseSettings(source, production);
-    if (!s.ok()) return s.status();
-    return std::unique_ptr<ProviderSettings>(*std::move(s));
-  };
-  m.build = [](const ProviderSettings& s, const ProviderContext& ctx) {
-    return WechatProvider::Build(static_cast<const Settings&>(s), ctx);
-  };
-  registry.Add(std::move(m));
+  registry.Add(
+      MakeModule<Settings>(kProviderName, KeysHelp, OwnsKey, ParseSettings, WechatProvider::Build));
 }
 
 }  // namespace orderquery::payment::wechat

@@ -109,16 +109,7 @@ absl::Status Validate(const Settings& s, bool production) {
     }
     if (auto st = CheckReadable(p + "apiv3_key_file", m.apiv3_key_file); !st.ok()) return st;
   }
-  if (production) {
-    // Requests to a provider carry our signature and its replies money: never in clear text.
-    for (const auto& [name, m] : s.merchants) {
-      if (m.base_url.rfind("https://", 0) != 0) {
-        return KeyError("wechat.merchants." + name + ".base_url",
-                        "env production needs an https:// URL");
-      }
-    }
-  }
-  return absl::OkStatus();
+  return production ? settings::RequireHttps(kGroup, s.merchants) : absl::OkStatus();
 }
 
 }  // namespace
