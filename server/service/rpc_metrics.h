@@ -16,7 +16,7 @@
 namespace orderquery::service {
 
 // The canonical name of a gRPC status code ("OK", "UNAVAILABLE", ...).
-const char* GrpcCodeName(grpc::StatusCode code);
+std::string GrpcCodeName(grpc::StatusCode code);
 
 class RpcMetrics {
  public:
