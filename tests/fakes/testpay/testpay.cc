@@ -27,8 +27,8 @@ const std::vector<settings::KeyDef<Settings>>& Keys() {
   return *keys;
 }
 
-absl::StatusOr<std::unique_ptr<payment::ProviderSettings>> Parse(const settings::Source& source,
-                                                                 bool /*production*/) {
+absl::StatusOr<std::unique_ptr<Settings>> Parse(const settings::Source& source,
+                                                bool /*production*/) {
   auto s = std::make_unique<Settings>();
   if (absl::Status st = source.Apply("testpay.", Keys(), s.get()); !st.ok()) return st;
   if (!s->mchid.empty()) {
@@ -40,7 +40,7 @@ absl::StatusOr<std::unique_ptr<payment::ProviderSettings>> Parse(const settings:
   if (!domain::ParseRechargeState(s->state, &state)) {
     return settings::KeyError("testpay.state", "not a recharge state (SUCCESS, NOTPAY, ...)");
   }
-  return std::unique_ptr<payment::ProviderSettings>(std::move(s));
+  return s;
 }
 
 class TestPayOrders final : public usecase::OrderStatusProvider {
@@ -89,20 +89,17 @@ class TestPayProvider final : public payment::Provider {
 }  // namespace
 
 payment::ProviderModule Module() {
-  payment::ProviderModule m;
-  m.name = kName;
-  m.keys_help = [] {
-    return "testpay (tests only):\n" + settings::KeyTableHelp("testpay.", "", Keys(), Settings{});
-  };
-  m.owns_key = [](const std::string& key) { return key.rfind("testpay.", 0) == 0; };
-  m.parse = Parse;
-  m.build = [](const payment::ProviderSettings& base, const payment::ProviderContext& /*ctx*/)
-      -> absl::StatusOr<std::unique_ptr<payment::Provider>> {
-    const auto* s = dynamic_cast<const Settings*>(&base);
-    if (s == nullptr) return absl::InternalError("testpay: settings of another provider");
-    return std::unique_ptr<payment::Provider>(std::make_unique<TestPayProvider>(*s));
-  };
-  return m;
+  return payment::MakeModule<Settings>(
+      kName,
+      [] {
+        return "testpay (tests only):\n" +
+               settings::KeyTableHelp("testpay.", "", Keys(), Settings{});
+      },
+      [](const std::string& key) { return key.rfind("testpay.", 0) == 0; }, Parse,
+      [](const Settings& s, const payment::ProviderContext& /*ctx*/)
+          -> absl::StatusOr<std::unique_ptr<payment::Provider>> {
+        return std::unique_ptr<payment::Provider>(std::make_unique<TestPayProvider>(s));
+      });
 }
 
 void Register() { payment::Providers().Add(Module()); }
