@@ -58,8 +58,7 @@ struct App::Services {
   std::unique_ptr<payment::http::Transport> transport;
   // Every provider, built from its config section (payment/registry.h) or given by a test; their
   // background work is stopped before the transport goes.
-  std::vector<std::unique_ptr<payment::Provider>> providers;
-  std::vector<std::string> provider_names;  // the module name of providers[i]
+  std::vector<Deps::NamedProvider> providers;
   std::unique_ptr<payment::OrderRouter> orders;
   std::shared_ptr<domain::RechargeRepository> recharge_repo;
   std::shared_ptr<domain::CheckSchedule> schedule;
@@ -178,8 +177,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg, Deps deps) 
     all.push_back(p.provider.get());
     if (vehicles == nullptr) vehicles = p.provider->vehicles();
     if (trades == nullptr) trades = p.provider->trades();
-    s.providers.push_back(std::move(p.provider));
-    s.provider_names.push_back(std::move(p.name));
+    s.providers.push_back(std::move(p));
   }
   s.orders = std::make_unique<payment::OrderRouter>(all);
   s.recharge_repo = std::move(deps.recharge);
@@ -225,9 +223,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg, Deps deps) 
     lo.read_timeout_ms = c.notify.timeout_ms;
     s.notify_listener = std::make_unique<http::Listener>(lo);
     // Each provider's routes under /notify/<provider>/ (e.g. /notify/wechat/{merchant}).
-    for (size_t i = 0; i < s.providers.size(); ++i) {
-      for (payment::NotifyRoute& route : s.providers[i]->NotificationRoutes(s.recharge.get())) {
-        s.notify_listener->Post(absl::StrCat("/notify/", s.provider_names[i], "/", route.pattern),
+    for (const Deps::NamedProvider& p : s.providers) {
+      for (payment::NotifyRoute& route : p.provider->NotificationRoutes(s.recharge.get())) {
+        s.notify_listener->Post(absl::StrCat("/notify/", p.name, "/", route.pattern),
                                 std::move(route.handle));
       }
     }
@@ -362,7 +360,7 @@ absl::StatusOr<std::string> App::Start() {
   }
   if (retention_) retention_->Start();
   if (services_->reconciler) services_->reconciler->Start();
-  for (const auto& p : services_->providers) p->Start();
+  for (const auto& p : services_->providers) p.provider->Start();
 
   // Without a database (an in-process test on fake repositories) there is nothing to follow:
   // SERVING while the server serves.
@@ -555,7 +553,7 @@ void App::Shutdown(absl::Duration grace) {
   if (services_ && services_->reconciler) services_->reconciler->Stop();
   // No download may be in flight when the transport goes (services_.reset() below).
   if (services_) {
-    for (const auto& p : services_->providers) p->Stop();
+    for (const auto& p : services_->providers) p.provider->Stop();
   }
   if (services_ && services_->notify_listener) services_->notify_listener->Stop();
   if (server_) {
