@@ -1,8 +1,60 @@
 #include "server/payment/registry.h"
 
+#include <type_traits>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace orderquery::payment {
+namespace {
+
+// A provider whose ports are decorated. The decorated ports share ownership of the provider
+// (aliasing shared_ptrs), so the provider lives as long as the last of them.
+class DecoratedProvider final : public Provider {
+ public:
+  DecoratedProvider(std::unique_ptr<Provider> provider, const usecase::PortDecoration& d)
+      : inner_(std::move(provider)) {
+    auto alias = [this](auto* port) {
+      using Port = std::remove_pointer_t<decltype(port)>;
+      return port == nullptr ? std::shared_ptr<Port>() : std::shared_ptr<Port>(inner_, port);
+    };
+    orders_ = usecase::Decorate(alias(inner_->orders()), d);
+    closer_ = usecase::Decorate(alias(inner_->closer()), d);
+    vehicles_ = usecase::Decorate(alias(inner_->vehicles()), d);
+    trades_ = usecase::Decorate(alias(inner_->trades()), d);
+  }
+  usecase::OrderStatusProvider* orders() override { return orders_.get(); }
+  usecase::OrderCloser* closer() override { return closer_.get(); }
+  usecase::VehicleStatusProvider* vehicles() override { return vehicles_.get(); }
+  usecase::TradeStatusProvider* trades() override { return trades_.get(); }
+  std::vector<NotifyRoute> NotificationRoutes(usecase::RechargeQuery* recharge) override {
+    return inner_->NotificationRoutes(recharge);
+  }
+  void Start() override { inner_->Start(); }
+  void Stop() override { inner_->Stop(); }
+
+ private:
+  std::shared_ptr<Provider> inner_;
+  std::shared_ptr<usecase::OrderStatusProvider> orders_;
+  std::shared_ptr<usecase::OrderCloser> closer_;
+  std::shared_ptr<usecase::VehicleStatusProvider> vehicles_;
+  std::shared_ptr<usecase::TradeStatusProvider> trades_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> DecorateProvider(std::unique_ptr<Provider> provider,
+                                           const usecase::PortDecoration& decoration) {
+  if (provider == nullptr) return provider;
+  return std::make_unique<DecoratedProvider>(std::move(provider), decoration);
+}
+
+usecase::PortDecoration DecorationOf(const ProviderModule& module) {
+  usecase::PortDecoration d;
+  d.provider = module.name;
+  d.display_name = module.display_name.empty() ? module.name : module.display_name;
+  return d;
+}
 
 Registry& Registry::Global() {
   static auto* registry = new Registry();
@@ -10,6 +62,15 @@ Registry& Registry::Global() {
 }
 
 void Registry::Add(ProviderModule module) {
+  if (module.build) {
+    module.build = [build = std::move(module.build), decoration = DecorationOf(module)](
+                       const ProviderSettings& settings,
+                       const ProviderContext& ctx) -> absl::StatusOr<std::unique_ptr<Provider>> {
+      auto built = build(settings, ctx);
+      if (!built.ok()) return built.status();
+      return DecorateProvider(*std::move(built), decoration);
+    };
+  }
   std::string name = module.name;
   modules_[name] = std::move(module);
 }

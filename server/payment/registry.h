@@ -18,6 +18,7 @@
 #include "server/common/settings.h"
 #include "server/http/listener.h"
 #include "server/payment/http/transport.h"
+#include "server/usecase/port_logging.h"
 #include "server/usecase/ports.h"
 
 namespace orderquery::usecase {
@@ -71,6 +72,8 @@ class Provider {
 
 struct ProviderModule {
   std::string name;  // config section, notification path and metrics label: "wechat"
+  // How callers' messages name the provider ("WeChat"); "" = `name`.
+  std::string display_name;
   // The section's keys for --help: "KEY  [ENV]  meaning".
   std::function<std::string()> keys_help;
   // Reads and validates the section's keys from the file and the environment; `production`
@@ -118,12 +121,22 @@ ProviderModule MakeModule(
   return m;
 }
 
+// `provider` with every port it answers wrapped in its port's decorator stack
+// (usecase::Decorate: logging of failed upstream calls, ...); notification routes, Start and
+// Stop are the provider's own. Null stays null.
+std::unique_ptr<Provider> DecorateProvider(std::unique_ptr<Provider> provider,
+                                           const usecase::PortDecoration& decoration);
+// The decoration of `module`'s ports: its name, and its display name for callers' messages.
+usecase::PortDecoration DecorationOf(const ProviderModule& module);
+
 class Registry {
  public:
   // The providers built into this binary (server/payment/*/provider.cmake), plus whatever a
   // test adds.
   static Registry& Global();
-  // Adds a module; a second module with the same name replaces the first.
+  // Adds a module; a second module with the same name replaces the first. The module's `build`
+  // is wrapped so that every provider it builds comes decorated (DecorateProvider): the wiring
+  // never sees an undecorated port.
   void Add(ProviderModule module);
   const ProviderModule* Find(absl::string_view name) const;
   std::vector<const ProviderModule*> modules() const;

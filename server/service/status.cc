@@ -10,6 +10,7 @@
 #include "server/payment/tradeapi/errors.h"
 #include "server/payment/wechat/errors.h"
 #include "server/service/rpc_metrics.h"
+#include "server/usecase/port_logging.h"
 
 namespace orderquery::service {
 namespace {
@@ -121,14 +122,21 @@ grpc::Status ToCallerStatus(const absl::Status& s, grpc::CallbackServerContext* 
   if (PassesThrough(s.code())) return grpc::Status(code, std::string(s.message()));
   const std::string id = NewCorrelationId();
   if (ctx != nullptr) ctx->AddTrailingMetadata(kCorrelationIdKey, id);
-  const std::initializer_list<log::Field> fields = {{"correlation_id", id},
-                                                    {"method", method},
-                                                    {"code", GrpcCodeName(code)},
-                                                    {"error", s.message()}};
-  if (s.code() == absl::StatusCode::kInternal) {
-    log::Error("rpc_failed", fields);
+  const log::Level level =
+      s.code() == absl::StatusCode::kInternal ? log::Level::kError : log::Level::kWarn;
+  if (std::optional<std::string> upstream_id = usecase::UpstreamLogIdOf(s)) {
+    // A failed upstream call: its details are on its own line (event=upstream_failed), once.
+    log::Emit(level, "rpc_failed",
+              {{"correlation_id", id},
+               {"method", method},
+               {"code", GrpcCodeName(code)},
+               {"upstream_log_id", *upstream_id}});
   } else {
-    log::Warn("rpc_failed", fields);
+    log::Emit(level, "rpc_failed",
+              {{"correlation_id", id},
+               {"method", method},
+               {"code", GrpcCodeName(code)},
+               {"error", s.message()}});
   }
   return grpc::Status(code, absl::StrCat(CallerMessage(s, upstream), " (correlation id ", id, ")"));
 }

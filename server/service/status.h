@@ -24,8 +24,9 @@ enum class Upstream { kWechat, kMerchantApi };
 // NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED: bad input, no such order, no access); every
 // other code gets a stable message of ours (built only from the provider's own code, message
 // and HTTP status where the status carries them) ending in a correlation id, which is also sent
-// as trailing metadata `x-correlation-id` and logged with the full details (`event=rpc_failed`).
-// `ctx` gets the trailer; `method` is the full method name, for the log.
+// as trailing metadata `x-correlation-id` and logged with the full details (`event=rpc_failed`; for
+// a failed upstream call, its `upstream_log_id` instead of the message, which its `upstream_failed`
+// line holds). `ctx` gets the trailer; `method` is the full method name, for the log.
 grpc::Status ToCallerStatus(const absl::Status& s, grpc::CallbackServerContext* ctx,
                             absl::string_view method, Upstream upstream);
 

@@ -467,8 +467,7 @@ void RechargeQuery::OnUpstream(const domain::RechargeOrder& order, absl::Time st
       // still be credited when it shows up).
       result = Answer(ResultCode::kOrderNotExist, order.user_id, std::nullopt, true);
     } else {
-      log::Warn("recharge_upstream_failed",
-                {{"order_no", order.order_no}, {"error", reply.status().ToString()}});
+      // Logged once where it happened (the port's logging decorator) and by the RPC layer.
       result = reply.status();
     }
     coalescer_.Complete(order.order_no, result);

@@ -8,6 +8,7 @@
 #include "server/common/await.h"
 #include "server/common/log.h"
 #include "server/domain/lifecycle.h"
+#include "server/usecase/port_logging.h"
 
 namespace orderquery::usecase {
 
@@ -205,8 +206,11 @@ void Reconciler::Expire(const domain::RechargeOrder& order, SweepCounts* counts)
   if (!provider_closed && !paid) {
     ++counts->failed;
     retry.query_log = close_log;
-    log::Warn("reconcile_close_failed",
-              {{"order_no", order.order_no}, {"error", closed.ToString()}});
+    // A failed upstream call was logged by the port's decorator; anything else is logged here.
+    if (!UpstreamLogIdOf(closed)) {
+      log::Warn("reconcile_close_failed",
+                {{"order_no", order.order_no}, {"error", closed.ToString()}});
+    }
     if (auto r = repo_->RecordOutcome(retry); !r.ok()) {
       log::Warn("reconcile_record_failed",
                 {{"order_no", order.order_no}, {"error", r.status().ToString()}});

@@ -63,9 +63,7 @@ void VehicleQuery::OnUpstream(const std::string& key, const VehicleQueryRequest&
                               const std::optional<domain::VehicleSnapshot>& before,
                               absl::StatusOr<VehicleAnswer> reply) {
   if (!reply.ok()) {
-    log::Warn("vehicle_upstream_failed", {{"out_trade_no", req.out_trade_no},
-                                          {"sub_mchid", req.sub_mchid},
-                                          {"error", reply.status().ToString()}});
+    // Logged once where it happened (the port's logging decorator) and by the RPC layer.
     coalescer_.Complete(key, reply.status());
     return;
   }

@@ -10,8 +10,11 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -102,7 +105,11 @@ class InProcessRpcTest : public ::testing::Test {
     fake_->order_status().mchid = kMchId;
 
     Deps deps;
-    deps.providers.push_back({"fake", std::move(provider)});
+    // Decorated as the registry decorates every provider it builds (payment/registry.h).
+    usecase::PortDecoration decoration;
+    decoration.provider = "fake";
+    decoration.display_name = "FakePay";
+    deps.providers.push_back({"fake", payment::DecorateProvider(std::move(provider), decoration)});
     deps.recharge = recharge_;
     deps.schedule = recharge_;
     deps.vehicles = vehicles_;
@@ -544,7 +551,153 @@ TEST_F(InProcessRpcTest, TradeNeedsACallerKeyForThisMethod) {
   EXPECT_EQ(fake_->trade_status().calls.load(), 1);
 }
 
+// ----- upstream failures: logged once, where they happen; the RPC line names their id
+
+// The lines of `log` that are `event`.
+std::vector<std::string> LinesOf(const std::string& log, absl::string_view event) {
+  std::vector<std::string> out;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StrContains(line, absl::StrCat("event=", event))) out.emplace_back(line);
+  }
+  return out;
+}
+
+// The value of `key=` on `line` ("" when absent); ids are unquoted hex.
+std::string FieldOf(const std::string& line, absl::string_view key) {
+  const std::string k = absl::StrCat(" ", key, "=");
+  const size_t at = line.find(k);
+  if (at == std::string::npos) return "";
+  const size_t from = at + k.size();
+  return line.substr(from, line.find(' ', from) - from);
+}
+
+// One failed call's log: one upstream_failed line with `fields`, and one rpc_failed line
+// (under the call's correlation id) that names its upstream_log_id, not its message.
+void ExpectLoggedOnce(const std::string& log, const Outcome& o,
+                      std::initializer_list<const char*> fields, const std::string& message) {
+  const std::vector<std::string> upstream = LinesOf(log, "upstream_failed");
+  ASSERT_EQ(upstream.size(), 1u) << log;
+  for (const char* f : fields) EXPECT_THAT(upstream[0], HasSubstr(f));
+  EXPECT_THAT(upstream[0], HasSubstr(message));
+  const std::string id = FieldOf(upstream[0], "upstream_log_id");
+  ASSERT_EQ(id.size(), 16u) << upstream[0];
+  std::vector<std::string> rpc;
+  for (const std::string& line : LinesOf(log, "rpc_failed")) {
+    if (absl::StrContains(line, absl::StrCat("correlation_id=", o.correlation_id))) {
+      rpc.push_back(line);
+    }
+  }
+  ASSERT_EQ(rpc.size(), 1u) << log;
+  EXPECT_THAT(rpc[0], HasSubstr(absl::StrCat("upstream_log_id=", id)));
+  EXPECT_THAT(rpc[0], Not(HasSubstr(message)));
+  EXPECT_EQ(LinesOf(log, "rpc_failed").size(), 1u) << log;
+}
+
+TEST_F(InProcessRpcTest, RechargeUpstreamFailureIsLoggedOnceAndTheRpcLineNamesItsId) {
+  fake_->order_status().Script([](const domain::RechargeOrder&) {
+    return absl::UnavailableError("fake: upstream 503 after every attempt");
+  });
+  v1::QueryRechargeOrderResponse resp;
+  ::testing::internal::CaptureStderr();
+  Outcome o = Recharge(kOrderNo, &resp);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(o.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  ExpectCorrelated(o);
+  ExpectLoggedOnce(log, o,
+                   {"provider=fake", "port=order_status", "order_no=R20261206000001",
+                    "mchid=1230000109", "code=UNAVAILABLE", "provider_code=FAKE_UNAVAILABLE"},
+                   "503 after every attempt");
+}
+
+TEST_F(InProcessRpcTest, VehicleAndTradeUpstreamFailuresAreLoggedOnceEach) {
+  fake_->vehicle_status().Script([](const std::string&, const std::string&) {
+    return absl::StatusOr<v1::VehicleTransaction>(
+        absl::InternalError("fake: reply failed verification (unknown serial)"));
+  });
+  fake_->trade_status().Script([](absl::string_view, absl::string_view) {
+    return absl::StatusOr<domain::TradeOrderRecord>(
+        absl::ResourceExhaustedError("fake: merchant API rate limit"));
+  });
+  v1::VehicleTransaction vehicle;
+  ::testing::internal::CaptureStderr();
+  Outcome v = Vehicle(kSubMchId, &vehicle);
+  const std::string vehicle_log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(v.status.error_code(), grpc::StatusCode::INTERNAL);
+  ExpectLoggedOnce(vehicle_log, v,
+                   {"provider=fake", "port=vehicle_status", "out_trade_no=P20261206000001",
+                    "sub_mchid=1900000109", "code=INTERNAL"},
+                   "unknown serial");
+
+  v1::GetTradeOrderResponse trade;
+  ::testing::internal::CaptureStderr();
+  Outcome t = Trade(kTradeMerchant, &trade);
+  const std::string trade_log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(t.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  ExpectLoggedOnce(trade_log, t,
+                   {"provider=fake", "port=trade_status", "merchant=shop",
+                    "trade_order_id=T20261206000001", "code=RESOURCE_EXHAUSTED"},
+                   "merchant API rate limit");
+}
+
+TEST_F(InProcessRpcTest, SuccessfulAndUnknownAnswersLogNoUpstreamFailure) {
+  fake_->order_status().Script([this](const domain::RechargeOrder& o) { return Paid(o); });
+  fake_->trade_status().Script([](absl::string_view, absl::string_view) {
+    return absl::StatusOr<domain::TradeOrderRecord>(absl::NotFoundError("no such trade order"));
+  });
+  v1::QueryRechargeOrderResponse resp;
+  v1::GetTradeOrderResponse trade;
+  ::testing::internal::CaptureStderr();
+  Outcome paid = Recharge(kOrderNo, &resp);
+  Outcome missing = Trade(kTradeMerchant, &trade);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(paid.status.ok()) << paid.status.error_message();
+  EXPECT_EQ(missing.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(LinesOf(log, "upstream_failed").empty()) << log;
+  EXPECT_TRUE(LinesOf(log, "rpc_failed").empty()) << log;
+  EXPECT_EQ(fake_->order_status().calls.load(), 1);
+  EXPECT_EQ(fake_->trade_status().calls.load(), 1);
+}
+
 // ----- the wiring itself
+
+// A provider a module builds comes decorated: its failures are logged under its module name.
+TEST(InProcessWiringTest, RegistryDecoratesEveryProviderItBuilds) {
+  struct NoSettings : payment::ProviderSettings {
+    int accounts() const override { return 1; }
+  };
+  FakeProvider* fake = nullptr;
+  payment::ProviderModule m;
+  m.name = "fakepay";
+  m.build = [&fake](const payment::ProviderSettings&, const payment::ProviderContext&)
+      -> absl::StatusOr<std::unique_ptr<payment::Provider>> {
+    auto p = std::make_unique<FakeProvider>(kTradeMerchant);
+    fake = p.get();
+    return std::unique_ptr<payment::Provider>(std::move(p));
+  };
+  payment::Registry registry;
+  registry.Add(std::move(m));
+  auto built = registry.Find("fakepay")->build(NoSettings(), payment::ProviderContext());
+  ASSERT_TRUE(built.ok()) << built.status();
+  ASSERT_NE(fake, nullptr);
+  fake->order_status().Script(
+      [](const domain::RechargeOrder&) { return absl::UnavailableError("fake: unreachable"); });
+  domain::RechargeOrder order;
+  order.order_no = kOrderNo;
+  absl::Status got;
+  ::testing::internal::CaptureStderr();
+  (*built)->orders()->Query(
+      order, absl::InfiniteFuture(),
+      [&got](absl::StatusOr<domain::UpstreamTransaction> r) { got = r.status(); });
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  const std::vector<std::string> lines = LinesOf(log, "upstream_failed");
+  ASSERT_EQ(lines.size(), 1u) << log;
+  EXPECT_THAT(lines[0], HasSubstr("provider=fakepay"));
+  EXPECT_EQ(usecase::UpstreamLogIdOf(got), FieldOf(lines[0], "upstream_log_id"));
+  EXPECT_EQ(usecase::UpstreamProviderOf(got), "fakepay");  // no display name: the module name
+  EXPECT_EQ(fake->order_status().calls.load(), 1);
+  EXPECT_NE((*built)->vehicles(), nullptr);
+  EXPECT_NE((*built)->orders(), &fake->order_status());
+}
 
 TEST(InProcessWiringTest, CreateRefusesMissingRepositoriesAndProviders) {
   Deps no_repositories;

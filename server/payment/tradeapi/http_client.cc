@@ -7,7 +7,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/common/files.h"
-#include "server/common/log.h"
 #include "server/common/text.h"
 #include "server/payment/tradeapi/decoder.h"
 #include "server/payment/tradeapi/errors.h"
@@ -192,15 +191,8 @@ void HttpMerchantTradeClient::GetTradeOrder(absl::string_view merchant,
               CleanText(result->app_id, 64), "\" but merchant ", m.name, " is mchId \"", m.mch_id,
               "\" appId \"", m.app_id, "\": check base_url, mch_id and app_id"));
         }
-        if (result.ok()) {
-          result->merchant = m.name;
-        } else {
-          log::Warn("merchant_trade_query_failed",
-                    {{"merchant", m.name},
-                     {"trade_order_id", id},
-                     {"code", absl::StatusCodeToString(result.status().code())},
-                     {"error", result.status().message()}});
-        }
+        // A failure is logged once, by the port's logging decorator (usecase/port_logging.h).
+        if (result.ok()) result->merchant = m.name;
         done(std::move(result));
       });
 }

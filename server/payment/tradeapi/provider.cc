@@ -32,7 +32,7 @@ class TradeProvider final : public Provider, public usecase::TradeStatusProvider
 }  // namespace
 
 void RegisterProvider(Registry& registry) {
-  registry.Add(MakeModule<Settings>(
+  ProviderModule module = MakeModule<Settings>(
       kProviderName, KeysHelp, OwnsKey, ParseSettings,
       [](const Settings& s,
          const ProviderContext& ctx) -> absl::StatusOr<std::unique_ptr<Provider>> {
@@ -40,7 +40,9 @@ void RegisterProvider(Registry& registry) {
         if (!client.ok()) return client.status();
         return std::unique_ptr<Provider>(
             std::make_unique<TradeProvider>(*std::move(client), s.default_merchant));
-      }));
+      });
+  module.display_name = "the merchant API";
+  registry.Add(std::move(module));
 }
 
 }  // namespace orderquery::payment::tradeapi

@@ -7,7 +7,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/common/log.h"
 #include "server/common/validation.h"
 #include "server/payment/wechat/certificates.h"
 #include "server/payment/wechat/crypto.h"
@@ -96,9 +95,9 @@ void HttpWechatPayClient::Call(const MerchantConfig& merchant, absl::string_view
   // The reply may arrive after `merchant` is gone: keep copies of what checking it needs. The key
   // store (when there is one) is read when the reply arrives, so a refresh in between counts.
   transport_->Send(
-      std::move(request), [clock = options_.clock, store = merchant.key_store,
-                           fixed = merchant.verifier, name = merchant.name, verify,
-                           on_reply = std::move(on_reply)](absl::StatusOr<http::Response> reply) {
+      std::move(request),
+      [clock = options_.clock, store = merchant.key_store, fixed = merchant.verifier, verify,
+       on_reply = std::move(on_reply)](absl::StatusOr<http::Response> reply) {
         if (!reply.ok()) {
           on_reply(FromTransportFailure(reply.status()));
           return;
@@ -121,8 +120,8 @@ void HttpWechatPayClient::Call(const MerchantConfig& merchant, absl::string_view
         // Verify the body bytes exactly as received, before anything reads them.
         const absl::Time received = clock ? clock() : absl::Now();
         if (absl::Status ok = verifier->Verify(*reply, received); !ok.ok()) {
-          log::Warn("wechat_reply_unverified",
-                    {{"merchant", name}, {"http_status", reply->status}, {"reason", ok.message()}});
+          // Not logged here: the status carries the verifier's whole reason and the HTTP status,
+          // and the port's logging decorator logs it once (usecase/port_logging.h).
           int count = 0;
           const std::string* serial = internal::FindHeader(reply->headers, kSerialHeader, &count);
           // A serial we do not know may be a new platform certificate: fetch the list
@@ -200,9 +199,7 @@ void HttpWechatPayClient::QueryOrder(const MerchantConfig& merchant, absl::strin
           return;
         }
         absl::StatusOr<Transaction> t = DecodeTransaction(reply->body, mode);
-        if (!t.ok()) {
-          log::Warn("wechat_reply_unreadable",
-                    {{"out_trade_no", asked}, {"reason", t.status().message()}});
+        if (!t.ok()) {  // logged once, by the port's logging decorator
           done(FromUnreadableReply(t.status(), reply->status));
           return;
         }
@@ -248,9 +245,7 @@ void HttpWechatPayClient::QueryVehicleTransaction(const MerchantConfig& merchant
         }
         absl::StatusOr<orderquery::v1::VehicleTransaction> t =
             DecodeVehicleTransaction(reply->body);
-        if (!t.ok()) {
-          log::Warn("wechat_reply_unreadable",
-                    {{"out_trade_no", asked}, {"reason", t.status().message()}});
+        if (!t.ok()) {  // logged once, by the port's logging decorator
           done(FromUnreadableReply(t.status(), reply->status));
           return;
         }

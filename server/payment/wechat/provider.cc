@@ -359,8 +359,10 @@ std::vector<NotifyRoute> WechatProvider::NotificationRoutes(usecase::RechargeQue
 }  // namespace
 
 void RegisterProvider(Registry& registry) {
-  registry.Add(
-      MakeModule<Settings>(kProviderName, KeysHelp, OwnsKey, ParseSettings, WechatProvider::Build));
+  ProviderModule module =
+      MakeModule<Settings>(kProviderName, KeysHelp, OwnsKey, ParseSettings, WechatProvider::Build);
+  module.display_name = "WeChat";
+  registry.Add(std::move(module));
 }
 
 }  // namespace orderquery::payment::wechat

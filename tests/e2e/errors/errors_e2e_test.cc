@@ -60,6 +60,28 @@ std::string LogLineOf(const std::string& log, const std::string& id) {
   return found;
 }
 
+// Where an operator finds a failed call's details from its correlation id: its rpc_failed line,
+// or, for a failed upstream call, the upstream_failed line that line names (upstream_log_id=),
+// which holds them once.
+std::string DetailsOf(const std::string& log, const std::string& id) {
+  const std::string rpc = LogLineOf(log, id);
+  const std::string key = " upstream_log_id=";
+  const size_t at = rpc.find(key);
+  if (at == std::string::npos) return rpc;
+  const size_t from = at + key.size();
+  const std::string upstream = rpc.substr(from, rpc.find(' ', from) - from);
+  std::string found;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (!absl::StrContains(line, "event=upstream_failed") ||
+        !absl::StrContains(line, absl::StrCat("upstream_log_id=", upstream))) {
+      continue;
+    }
+    if (!found.empty()) return "(more than one upstream line)";
+    found = std::string(line);
+  }
+  return found;
+}
+
 // The id is in the trailer, at the end of the message, and on exactly one log line.
 void ExpectCorrelated(const Failed& f, const std::string& log) {
   ASSERT_EQ(f.correlation_id.size(), 16u) << Describe(f.status);
@@ -98,7 +120,7 @@ TEST_F(ErrorsE2E, UnverifiableReplyShowsNoConfiguredSerialOrMchid) {
   }
   ExpectCorrelated(f, s.ServerLog());
   // The operator finds the details under the id.
-  EXPECT_THAT(LogLineOf(s.ServerLog(), f.correlation_id), HasSubstr(s.keys().platform_serial));
+  EXPECT_THAT(DetailsOf(s.ServerLog(), f.correlation_id), HasSubstr(s.keys().platform_serial));
 }
 
 // An order placed with a merchant this service has no configuration for.

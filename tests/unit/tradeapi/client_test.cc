@@ -2,6 +2,7 @@
 // fields), and how each kind of reply comes back.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "server/payment/tradeapi/decoder.h"
 #include "server/payment/tradeapi/errors.h"
 #include "server/payment/tradeapi/http_client.h"
+#include "server/usecase/port_logging.h"
 #include "tests/fakes/tradeapi_encoder.h"
 #include "tests/unit/tradeapi/seed_example.h"
 
@@ -221,14 +223,28 @@ TEST_F(MerchantClientTest, UnknownMerchantSendsNothing) {
   EXPECT_TRUE(transport_.sent.empty());
 }
 
+// Through the stack production runs (the registry decorates the port): the failures are
+// logged, once each, by the logging decorator (the client itself logs none), never the key.
 TEST_F(MerchantClientTest, KeyNeverLogged) {
+  usecase::PortDecoration d;
+  d.provider = "trade";
+  auto port = usecase::Decorate(
+      std::shared_ptr<usecase::TradeStatusProvider>(client_.get(), [](auto*) {}), d);
+  auto get = [&port] {
+    std::optional<absl::StatusOr<domain::TradeOrderRecord>> got;
+    port->GetTradeOrder("m1", kSeedId, kNow + absl::Seconds(3),
+                        [&got](absl::StatusOr<domain::TradeOrderRecord> r) { got = std::move(r); });
+    EXPECT_TRUE(got.has_value()) << "callback did not run";
+    return got.value_or(absl::InternalError("no callback"));
+  };
   ::testing::internal::CaptureStderr();
   transport_.Reply(200, EncodeErrorReply(9999, "验签失败"));
-  EXPECT_FALSE(Get().ok());
+  EXPECT_FALSE(get().ok());
   transport_.Reply(500, "");
-  EXPECT_FALSE(Get().ok());
+  EXPECT_FALSE(get().ok());
   const std::string logged = ::testing::internal::GetCapturedStderr();
-  EXPECT_TRUE(absl::StrContains(logged, "merchant_trade_query_failed")) << logged;
+  EXPECT_TRUE(absl::StrContains(logged, "upstream_failed")) << logged;
+  EXPECT_EQ(std::count(logged.begin(), logged.end(), '\n'), 2) << logged;
   EXPECT_FALSE(absl::StrContains(logged, kKey)) << logged;
 }
 
