@@ -66,7 +66,7 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::QueryRechargeOrder(
   if (absl::Status a =
           auth_->Authorize(ctx, kRechargeMethod, /*internal=*/false, req->force_refresh());
       !a.ok()) {
-    grpc::Status s = ToCallerStatus(a, ctx, kRechargeMethod, Upstream::kWechat);
+    grpc::Status s = ToCallerStatus(a, ctx, kRechargeMethod, Upstream::kAnswering);
     recharge_metrics_.Record(started, s.error_code());
     reactor->Finish(s);
     return reactor;
@@ -80,7 +80,7 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::QueryRechargeOrder(
   recharge_->Run(std::move(r), [ctx, reactor, resp, started, m = &recharge_metrics_](
                                    absl::StatusOr<usecase::RechargeQueryResult> result) {
     if (!result.ok()) {
-      grpc::Status s = ToCallerStatus(result.status(), ctx, kRechargeMethod, Upstream::kWechat);
+      grpc::Status s = ToCallerStatus(result.status(), ctx, kRechargeMethod, Upstream::kAnswering);
       m->Record(started, s.error_code());
       return reactor->Finish(s);
     }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "server/common/log.h"
 #include "server/payment/tradeapi/errors.h"
 #include "server/payment/wechat/errors.h"
@@ -52,16 +53,32 @@ std::string NewCorrelationId() {
   return absl::StrCat(absl::Hex(gen(), absl::kZeroPad16));
 }
 
+namespace {
+
+// How the caller's message names the provider behind `s`.
+std::string NameOf(const absl::Status& s, Upstream upstream) {
+  switch (upstream) {
+    case Upstream::kWechat:
+      return "WeChat";
+    case Upstream::kMerchantApi:
+      return "the merchant API";
+    case Upstream::kAnswering:
+      break;
+  }
+  return usecase::UpstreamProviderOf(s).value_or("the payment provider");
+}
+
+}  // namespace
+
 std::string CallerMessage(const absl::Status& s, Upstream upstream) {
-  const absl::string_view name = upstream == Upstream::kWechat ? "WeChat" : "the merchant API";
+  const std::string name = NameOf(s, upstream);
   const absl::string_view msg = s.message();
   const std::string said = ProviderSaid(s);
   switch (s.code()) {
     case absl::StatusCode::kUnavailable:
       if (absl::StartsWith(msg, "unreadable reply")) {
         // The adapters' own words ("unreadable reply from merchant API"), which callers know.
-        return absl::StrCat("unreadable reply from ",
-                            upstream == Upstream::kWechat ? "WeChat" : "merchant API", said,
+        return absl::StrCat("unreadable reply from ", absl::StripPrefix(name, "the "), said,
                             "; the outcome is unknown and nothing was stored: ask again");
       }
       if (!said.empty()) return absl::StrCat(name, " is unavailable", said, "; ask again later");
@@ -100,7 +117,7 @@ std::string CallerMessage(const absl::Status& s, Upstream upstream) {
       if (std::optional<std::string> code = wechat::WechatCode(s)) {
         // Seed 002 passes WeChat's own words on (e.g. 服务商和子商户没有绑定关系).
         std::optional<std::string> text = wechat::WechatMessage(s);
-        return absl::StrCat("WeChat refused the request", said, text ? ": " : "",
+        return absl::StrCat(name, " refused the request", said, text ? ": " : "",
                             text ? *text : "");
       }
       if (!said.empty()) return absl::StrCat(name, " refused the request", said);

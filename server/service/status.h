@@ -15,8 +15,11 @@ namespace orderquery::service {
 // Trailing metadata key of a failed call's correlation id (also in its message).
 inline constexpr char kCorrelationIdKey[] = "x-correlation-id";
 
-// The payment provider behind a method, named in the caller's messages.
-enum class Upstream { kWechat, kMerchantApi };
+// The payment provider a method's messages name: a fixed one (the vehicle RPC is WeChat's API,
+// GetTradeOrder the merchant API's), or kAnswering: the provider whose call failed, as the
+// status names it (usecase::UpstreamProviderOf, the registered provider's display name), else
+// "the payment provider" (QueryRechargeOrder, whose orders any registered provider may serve).
+enum class Upstream { kWechat, kMerchantApi, kAnswering };
 
 // absl::Status -> the grpc::Status the caller gets. The lower layers write messages for
 // operators: database host, user and name, MySQL's own text, configured merchant ids and key

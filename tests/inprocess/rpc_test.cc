@@ -603,6 +603,9 @@ TEST_F(InProcessRpcTest, RechargeUpstreamFailureIsLoggedOnceAndTheRpcLineNamesIt
   const std::string log = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(o.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   ExpectCorrelated(o);
+  // The message names the provider that answered (its display name), not WeChat.
+  EXPECT_THAT(o.status.error_message(), HasSubstr("FakePay"));
+  EXPECT_THAT(o.status.error_message(), Not(HasSubstr("WeChat")));
   ExpectLoggedOnce(log, o,
                    {"provider=fake", "port=order_status", "order_no=R20261206000001",
                     "mchid=1230000109", "code=UNAVAILABLE", "provider_code=FAKE_UNAVAILABLE"},
