@@ -1,12 +1,15 @@
-// One attempt of a call: the easy handle built from the Request (method, headers, body,
-// timeouts capped by the deadline, TLS and proxy options), and the capture of the reply's
-// headers and body.
+// One exchange: accepted from the intake, the easy handle built from the Request (method,
+// headers, body, timeouts capped by the deadline, TLS and proxy options), and the capture of the
+// reply's headers and body.
 #include <algorithm>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/payment/http/attempt_marks.h"
 #include "server/payment/http/curl_errors.h"
 #include "server/payment/http/curl_loop.h"
 
@@ -20,37 +23,37 @@ int64_t ClampMillis(absl::Duration d) {
 
 }  // namespace
 
-void CurlTransport::Loop::StartAttempt(Call& c) {
+void CurlTransport::Loop::Accept(Pending p) {
   const absl::Time now = absl::Now();
-  const absl::Duration left = c.request.deadline - now;
+  const absl::Duration left = p.request.deadline - now;
   if (left <= absl::ZeroDuration()) {
-    FinishWithLastOr(
-        c.id, absl::DeadlineExceededError("deadline passed while waiting for a limiter slot"));
+    p.done(internal::MarkNotSent(
+        absl::DeadlineExceededError("deadline passed before the request was sent")));
     return;
   }
-  if (!SetUpEasy(c, left)) {
-    FinishWithLastOr(c.id, absl::InternalError("curl_easy_init failed"));
+  auto owned = std::make_unique<Exchange>();
+  Exchange& x = *owned;
+  x.request = std::move(p.request);
+  x.done = std::move(p.done);
+  if (!SetUpEasy(x, left)) {
+    CleanupEasy(x);
+    x.done(internal::MarkNotSent(absl::InternalError("curl_easy_init failed")));
     return;
   }
-  c.attempt_start = now;
-  CURLMcode mc = curl_multi_add_handle(multi_, c.easy);
+  x.start = now;
+  CURLMcode mc = curl_multi_add_handle(multi_, x.easy);
   if (mc != CURLM_OK) {
-    CleanupEasy(c);
-    FinishWithLastOr(c.id, absl::InternalError(
-                               absl::StrCat("curl_multi_add_handle: ", curl_multi_strerror(mc))));
+    CleanupEasy(x);
+    x.done(internal::MarkNotSent(
+        absl::InternalError(absl::StrCat("curl_multi_add_handle: ", curl_multi_strerror(mc)))));
     return;
   }
-  c.phase = Phase::kRunning;
-  ++c.attempts;
-  attempts_.fetch_add(1, std::memory_order_relaxed);
-  inflight_.fetch_add(1, std::memory_order_relaxed);
-  if (c.attempts > 1) {
-    retries_.fetch_add(1, std::memory_order_relaxed);
-    metrics_.Retry(c.request);
-  }
+  counters_->attempts.fetch_add(1, std::memory_order_relaxed);
+  counters_->inflight.fetch_add(1, std::memory_order_relaxed);
+  running_.emplace(&x, std::move(owned));
 }
 
-bool CurlTransport::Loop::SetUpEasy(Call& c, absl::Duration left) {
+bool CurlTransport::Loop::SetUpEasy(Exchange& c, absl::Duration left) {
   CURL* easy = curl_easy_init();
   if (easy == nullptr) return false;
   c.easy = easy;
@@ -90,7 +93,7 @@ bool CurlTransport::Loop::SetUpEasy(Call& c, absl::Duration left) {
     curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
   } else {
     if (r.method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str());
-    // The body outlives the attempt (it belongs to the call), so curl may point at it.
+    // The body lives in the Exchange as long as the easy handle, so curl may point at it.
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r.body.data());
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
   }
@@ -107,7 +110,7 @@ bool CurlTransport::Loop::SetUpEasy(Call& c, absl::Duration left) {
   return true;
 }
 
-void CurlTransport::Loop::CleanupEasy(Call& c) {
+void CurlTransport::Loop::CleanupEasy(Exchange& c) {
   if (c.easy != nullptr) {
     curl_multi_remove_handle(multi_, c.easy);
     curl_easy_cleanup(c.easy);
@@ -120,7 +123,7 @@ void CurlTransport::Loop::CleanupEasy(Call& c) {
 }
 
 size_t CurlTransport::Loop::OnHeader(char* data, size_t size, size_t n, void* user) {
-  Call* c = static_cast<Call*>(user);
+  Exchange* c = static_cast<Exchange*>(user);
   const size_t len = size * n;
   absl::string_view line(data, len);
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
@@ -138,7 +141,7 @@ size_t CurlTransport::Loop::OnHeader(char* data, size_t size, size_t n, void* us
 }
 
 size_t CurlTransport::Loop::OnBody(char* data, size_t size, size_t n, void* user) {
-  Call* c = static_cast<Call*>(user);
+  Exchange* c = static_cast<Exchange*>(user);
   const size_t len = size * n;
   if (c->response.body.size() + len > internal::kMaxResponseBytes) {
     c->body_too_large = true;

@@ -11,7 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "server/payment/http/curl_transport.h"
+#include "server/payment/http/transport_options.h"
 
 namespace orderquery::payment::http::internal {
 

@@ -1,8 +1,9 @@
 // Per-key concurrency cap with a bounded FIFO queue. One key is one merchant: capping what we
 // send per merchant keeps us under the provider's rate limit instead of earning 429s.
 //
-// Not thread-safe by design: the transport's event loop is its only user, so a lock would only
-// cost. Ids are the caller's; the limiter never runs anything, it says who may run.
+// Not thread-safe by itself: LimitingTransport (its one user) guards it with its own mutex, which
+// also covers the map of waiting requests. Ids are the caller's; the limiter never runs anything,
+// it says who may run.
 #ifndef ORDERQUERY_SERVER_PAYMENT_HTTP_LIMITER_H_
 #define ORDERQUERY_SERVER_PAYMENT_HTTP_LIMITER_H_
 

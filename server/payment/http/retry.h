@@ -1,7 +1,7 @@
 // The transport's retry rules on top of the common primitive (server/common/retry.h): RetryPolicy
 // says whether an HTTP outcome may be tried again; the backoff math, the attempt count and the
 // deadline check are retry::Backoff's. Pure (time and randomness come in as arguments or injected
-// functions) so tests drive it without sleeping; the event loop turns a decision into a timer.
+// functions) so tests drive it without sleeping; RetryingTransport turns a decision into a timer.
 #ifndef ORDERQUERY_SERVER_PAYMENT_HTTP_RETRY_H_
 #define ORDERQUERY_SERVER_PAYMENT_HTTP_RETRY_H_
 

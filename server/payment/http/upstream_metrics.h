@@ -1,5 +1,5 @@
-// The transport's upstream metrics (orderquery_upstream_*), recorded on the event-loop thread.
-// Internal to the transport.
+// The transport's upstream metrics (orderquery_upstream_*), recorded by MeasuringTransport (and
+// the limiter waits by LimitingTransport) from any thread. Internal to the transport.
 #ifndef ORDERQUERY_SERVER_PAYMENT_HTTP_UPSTREAM_METRICS_H_
 #define ORDERQUERY_SERVER_PAYMENT_HTTP_UPSTREAM_METRICS_H_
 

@@ -15,7 +15,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/payment/http/curl_transport.h"
+#include "server/payment/http/transport_stack.h"
 #include "server/payment/wechat/client.h"
 #include "server/payment/wechat/key_store.h"
 #include "tests/fakes/sandbox_process.h"
@@ -70,7 +70,7 @@ class CertificatesSandboxTest : public ::testing::Test {
     now_ = t0_;
     http::TransportOptions options;
     options.retry.initial_backoff = absl::Milliseconds(10);
-    absl::StatusOr<std::unique_ptr<http::CurlTransport>> t = http::CurlTransport::Create(options);
+    absl::StatusOr<std::unique_ptr<http::TransportStack>> t = http::TransportStack::Create(options);
     ASSERT_TRUE(t.ok()) << t.status();
     transport_ = *std::move(t);
     client_ = std::make_unique<HttpWechatPayClient>(transport_.get());
@@ -149,7 +149,7 @@ class CertificatesSandboxTest : public ::testing::Test {
   absl::Mutex mu_;
   absl::Time t0_;
   absl::Time now_;
-  std::unique_ptr<http::CurlTransport> transport_;
+  std::unique_ptr<http::TransportStack> transport_;
   std::unique_ptr<HttpWechatPayClient> client_;
 };
 

@@ -13,7 +13,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/payment/http/curl_transport.h"
+#include "server/payment/http/transport_stack.h"
 #include "server/payment/wechat/crypto.h"
 #include "server/payment/wechat/signer.h"
 #include "server/payment/wechat/verifier.h"
@@ -75,7 +75,7 @@ class SandboxTest : public ::testing::Test {
         wx::ResponseVerifier::Create({wx::VerifierKey{keys_->platform_serial, *pub}});
     ASSERT_TRUE(v.ok()) << v.status();
     verifier_ = std::make_unique<wx::ResponseVerifier>(*v);
-    absl::StatusOr<std::unique_ptr<CurlTransport>> t = CurlTransport::Create(TransportOptions());
+    absl::StatusOr<std::unique_ptr<TransportStack>> t = TransportStack::Create(TransportOptions());
     ASSERT_TRUE(t.ok()) << t.status();
     transport_ = *std::move(t);
   }
@@ -117,7 +117,7 @@ class SandboxTest : public ::testing::Test {
   static SandboxProcess* sandbox_;
   std::unique_ptr<wx::RsaKey> merchant_key_;
   std::unique_ptr<wx::ResponseVerifier> verifier_;
-  std::unique_ptr<CurlTransport> transport_;
+  std::unique_ptr<TransportStack> transport_;
 };
 
 std::string* SandboxTest::dir_ = nullptr;
@@ -381,7 +381,7 @@ TEST(SandboxKeysTest, PerMerchantKeys) {
   o.scenario = json{{"templates", {{{"prefix", "T"}, {"order", {{"mchid", kMchid}}}}}}};
   absl::StatusOr<std::unique_ptr<SandboxProcess>> s = SandboxProcess::Start(o);
   ASSERT_TRUE(s.ok()) << s.status();
-  absl::StatusOr<std::unique_ptr<CurlTransport>> t = CurlTransport::Create(TransportOptions());
+  absl::StatusOr<std::unique_ptr<TransportStack>> t = TransportStack::Create(TransportOptions());
   ASSERT_TRUE(t.ok());
   absl::StatusOr<std::string> pem = fakes::ReadTextFile(keys->merchant_private_key);
   ASSERT_TRUE(pem.ok());

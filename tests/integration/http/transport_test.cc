@@ -20,7 +20,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/payment/http/curl_transport.h"
+#include "server/payment/http/transport_stack.h"
 #include "tests/fakes/sandbox_process.h"
 #include "tests/integration/http/test_util.h"
 
@@ -70,8 +70,8 @@ class TransportTest : public ::testing::Test {
     return o;
   }
 
-  static std::unique_ptr<CurlTransport> MakeTransport(TransportOptions o) {
-    absl::StatusOr<std::unique_ptr<CurlTransport>> t = CurlTransport::Create(std::move(o));
+  static std::unique_ptr<TransportStack> MakeTransport(TransportOptions o) {
+    absl::StatusOr<std::unique_ptr<TransportStack>> t = TransportStack::Create(std::move(o));
     EXPECT_TRUE(t.ok()) << t.status();
     return t.ok() ? *std::move(t) : nullptr;
   }
@@ -527,6 +527,52 @@ TEST_F(TransportTest, ShutdownKeepsTheObjectAndFailsLaterSendsAtOnce) {
   EXPECT_EQ(ran_on, caller);
   EXPECT_TRUE(absl::IsCancelled(later)) << later;
   t->Shutdown();  // idempotent
+}
+
+// The stack's Shutdown reaches every layer: besides the exchange in flight, a request waiting for
+// a limiter slot and one waiting out a retry backoff are answered CANCELLED before it returns.
+TEST_F(TransportTest, ShutdownCancelsQueuedAndBackingOffRequests) {
+  const std::string mchid = "1900000780";
+  Upsert({{"out_trade_no", "SHUT3A"}, {"mchid", mchid}, {"latency_ms", 3000}});
+  Upsert({{"out_trade_no", "SHUT3B"}, {"mchid", mchid}});
+  Upsert({{"out_trade_no", "SHUT3C"}, {"faults", {{{"type", "http_500"}}}}});
+  TransportOptions o;
+  o.max_inflight_per_key = 1;
+  o.retry.initial_backoff = absl::Seconds(20);
+  o.retry.max_backoff = absl::Seconds(20);
+  o.jitter_random = [] { return 0.0; };  // a 10 s backoff
+  auto t = MakeTransport(o);
+  std::vector<std::shared_ptr<std::promise<absl::StatusOr<Response>>>> results;
+  auto send = [&](Request r) {
+    auto p = std::make_shared<std::promise<absl::StatusOr<Response>>>();
+    results.push_back(p);
+    t->Send(std::move(r), [p](absl::StatusOr<Response> out) { p->set_value(std::move(out)); });
+  };
+  Request in_flight = Get("SHUT3A", mchid);
+  in_flight.limiter_key = mchid;
+  send(in_flight);
+  Request queued = Get("SHUT3B", mchid);
+  queued.limiter_key = mchid;
+  send(queued);
+  Request backing_off = Get("SHUT3C");
+  backing_off.idempotent = true;
+  backing_off.deadline = absl::Now() + absl::Seconds(60);
+  send(backing_off);
+  // Until the 500 came back (the call is then waiting out its backoff).
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(10);
+       t->stats().attempts < 2 || t->stats().inflight > 1;) {
+    ASSERT_LT(absl::Now(), give_up) << "the first exchanges did not happen";
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  t->Shutdown();
+  for (auto& p : results) {
+    std::future<absl::StatusOr<Response>> f = p->get_future();
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+    absl::StatusOr<Response> r = f.get();
+    EXPECT_TRUE(absl::IsCancelled(r.status())) << r.status();
+  }
+  EXPECT_EQ(Requests("SHUT3B"), 0);
+  EXPECT_EQ(Requests("SHUT3C"), 1);
 }
 
 class TransportTlsTest : public TransportTest {

@@ -22,7 +22,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/payment/http/curl_transport.h"
+#include "server/payment/http/transport_stack.h"
 #include "server/payment/wechat/client.h"
 #include "server/payment/wechat/errors.h"
 #include "server/payment/wechat/notification.h"
@@ -128,7 +128,7 @@ class WechatSandboxTest : public ::testing::Test {
     ASSERT_TRUE(sandbox_->Reset().ok());
     http::TransportOptions options;
     options.retry.initial_backoff = absl::Milliseconds(10);
-    absl::StatusOr<std::unique_ptr<http::CurlTransport>> t = http::CurlTransport::Create(options);
+    absl::StatusOr<std::unique_ptr<http::TransportStack>> t = http::TransportStack::Create(options);
     ASSERT_TRUE(t.ok()) << t.status();
     transport_ = *std::move(t);
     client_ = std::make_unique<HttpWechatPayClient>(transport_.get());
@@ -193,7 +193,7 @@ class WechatSandboxTest : public ::testing::Test {
   static std::string* dir_;
   static TestKeys* keys_;
   static SandboxProcess* sandbox_;
-  std::unique_ptr<http::CurlTransport> transport_;
+  std::unique_ptr<http::TransportStack> transport_;
   std::unique_ptr<HttpWechatPayClient> client_;
   MerchantConfig direct_;
   MerchantConfig partner_;

@@ -11,7 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "server/payment/http/curl_transport.h"
+#include "server/payment/http/transport_stack.h"
 #include "server/payment/tradeapi/http_client.h"
 #include "tests/fakes/sandbox_process.h"
 #include "tests/unit/tradeapi/seed_example.h"
@@ -82,7 +82,7 @@ class MerchantSandboxTest : public ::testing::Test {
     t.request_timeout = absl::Seconds(5);
     t.retry.initial_backoff = absl::Milliseconds(10);
     t.retry.max_backoff = absl::Milliseconds(50);
-    auto transport = http::CurlTransport::Create(t);
+    auto transport = http::TransportStack::Create(t);
     ASSERT_TRUE(transport.ok()) << transport.status();
     transport_ = transport->release();
 
@@ -127,12 +127,12 @@ class MerchantSandboxTest : public ::testing::Test {
   }
 
   static fakes::SandboxProcess* sandbox_;
-  static http::CurlTransport* transport_;
+  static http::TransportStack* transport_;
   static HttpMerchantTradeClient* client_;
 };
 
 fakes::SandboxProcess* MerchantSandboxTest::sandbox_ = nullptr;
-http::CurlTransport* MerchantSandboxTest::transport_ = nullptr;
+http::TransportStack* MerchantSandboxTest::transport_ = nullptr;
 HttpMerchantTradeClient* MerchantSandboxTest::client_ = nullptr;
 
 TEST_F(MerchantSandboxTest, SeedExampleRoundTripsFieldForField) {
