@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "server/common/log.h"
 #include "storage/embedded_migrations.h"
+#include "storage/recharge_routines.h"
 #include "storage/schema_check.h"
 #include "storage/sha256.h"
 #include "storage/sql_util.h"
@@ -161,7 +162,10 @@ absl::Status ApplyMigrations(ConnectionPool& pool, const MigrationOptions& optio
   absl::Status applied = ApplyMigrations(pool, EmbeddedMigrations(), options);
   if (!applied.ok()) return applied;
   // CREATE TABLE IF NOT EXISTS kept any table that was there before: check what it lacks.
-  return VerifySchema(pool);
+  absl::Status verified = VerifySchema(pool);
+  if (!verified.ok()) return verified;
+  // The stored procedures the repositories call (not versioned: recharge_routines.h).
+  return EnsureRoutines(pool);
 }
 
 absl::Status ApplyMigrations(ConnectionPool& pool, const std::vector<Migration>& migrations,

@@ -42,7 +42,8 @@ struct MigrationOptions {
 // database; UNAVAILABLE when the database is unreachable or the lock is not obtained in time.
 // A database that has migrations this binary does not know (a newer release ran) is accepted.
 // Then VerifySchema (schema_check.h): FAILED_PRECONDITION naming every key, column or type the
-// guarantees need that a table adopted from before the migrations lacks.
+// guarantees need that a table adopted from before the migrations lacks. Then EnsureRoutines
+// (recharge_routines.h): the stored procedures, created or replaced when they differ.
 absl::Status ApplyMigrations(ConnectionPool& pool, const MigrationOptions& options = {});
 // The same for an explicit list (tests; tools). Versions must be positive and unique.
 absl::Status ApplyMigrations(ConnectionPool& pool, const std::vector<Migration>& migrations,

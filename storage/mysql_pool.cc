@@ -299,6 +299,10 @@ void ConnectionPool::ReportReachable(bool reachable) {
 }
 
 absl::StatusOr<ConnectionLease> ConnectionPool::Acquire() {
+  return Acquire(options_.validate_after_idle);
+}
+
+absl::StatusOr<ConnectionLease> ConnectionPool::Acquire(absl::Duration validate_after_idle) {
   const absl::Time deadline = absl::Now() + options_.acquire_timeout;
   for (;;) {
     std::unique_ptr<Connection> conn;
@@ -337,7 +341,7 @@ absl::StatusOr<ConnectionLease> ConnectionPool::Acquire() {
       return ConnectionLease(this, *std::move(opened));
     }
 
-    if (absl::Now() - conn->idle_since_ > options_.validate_after_idle) {
+    if (absl::Now() - conn->idle_since_ > validate_after_idle) {
       bool alive = false;
       try {
         alive = conn->conn_->isValid();
@@ -456,6 +460,41 @@ absl::Status RunInTransaction(ConnectionPool& pool, absl::FunctionRef<absl::Stat
     }
   };
   // Only ABORTED (deadlock, lock wait timeout) reruns the transaction.
+  return retry::Retry(
+      retry::Backoff(policy), retry::Clock::Real(), absl::InfiniteFuture(), attempt,
+      [](const absl::Status& st) { return absl::IsAborted(st); },
+      [&](const retry::RetryEvent& e) {
+        log::Info("mysql.transaction_retry", {{"transaction", options.name},
+                                              {"attempt", e.attempt},
+                                              {"backoff_ms", absl::ToInt64Milliseconds(e.delay)},
+                                              {"error", e.status.message()}});
+      });
+}
+
+absl::Status RunAtomicCommand(ConnectionPool& pool, absl::FunctionRef<absl::Status(Connection&)> fn,
+                              const TransactionOptions& options) {
+  retry::BackoffPolicy policy;
+  policy.max_attempts = std::max(1, options.max_attempts);
+  policy.initial_backoff = options.initial_backoff;
+  policy.max_backoff = std::max(options.initial_backoff, options.max_backoff);
+  policy.jitter = retry::Jitter::kEqual;
+  const absl::Duration validate_after_idle =
+      std::min(pool.options().validate_after_idle, absl::Seconds(1));
+  auto attempt = [&]() -> absl::Status {
+    absl::StatusOr<ConnectionLease> lease = pool.Acquire(validate_after_idle);
+    if (!lease.ok()) return lease.status();
+    absl::Status st = internal::Guarded(*lease, options.name, fn);
+    if (!st.ok() && !lease->broken()) {
+      // The procedure rolls back on any error it raises; make sure of it before the session
+      // goes back to the pool (a session must never be handed out inside a transaction).
+      absl::Status rb = internal::Guarded(*lease, options.name, [](Connection& c) {
+        c.Execute("ROLLBACK");
+        return absl::OkStatus();
+      });
+      if (!rb.ok()) lease->MarkBroken();
+    }
+    return st;
+  };
   return retry::Retry(
       retry::Backoff(policy), retry::Clock::Real(), absl::InfiniteFuture(), attempt,
       [](const absl::Status& st) { return absl::IsAborted(st); },

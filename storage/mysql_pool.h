@@ -137,6 +137,9 @@ class ConnectionPool {
   // use, waits up to acquire_timeout, then UNAVAILABLE. UNAVAILABLE also when a new connection
   // cannot be opened.
   absl::StatusOr<ConnectionLease> Acquire();
+  // The same, but an idle connection is pinged before it is handed out when it sat idle longer
+  // than `validate_after_idle` (instead of options().validate_after_idle).
+  absl::StatusOr<ConnectionLease> Acquire(absl::Duration validate_after_idle);
 
   // True when the database answers a query now (for the health check). Takes a connection
   // like any caller, so it waits up to acquire_timeout when all are busy.
@@ -197,6 +200,16 @@ struct TransactionOptions {
 // attempt (nothing ran on it). fn may therefore run more than once: it must reset whatever
 // results it collects at its start and must have no effects outside the transaction.
 absl::Status RunInTransaction(ConnectionPool& pool, absl::FunctionRef<absl::Status(Connection&)> fn,
+                              const TransactionOptions& options = {});
+
+// For fn that sends exactly one command that is atomic on the server by itself (a CALL of a
+// stored procedure that starts and commits or rolls back its own transaction): no START
+// TRANSACTION / COMMIT round trips around it. An ABORTED outcome (deadlock, lock wait timeout:
+// the procedure rolled back) reruns fn like RunInTransaction. A lost connection is never rerun
+// (the command may have committed): UNAVAILABLE, as for a COMMIT whose answer was lost. To keep
+// that rare, a connection idle for more than a second is pinged before it is used (a restarted
+// server has killed it), so a hot pool sends nothing but the command.
+absl::Status RunAtomicCommand(ConnectionPool& pool, absl::FunctionRef<absl::Status(Connection&)> fn,
                               const TransactionOptions& options = {});
 
 // Runs fn on one pooled connection in autocommit mode, converting exceptions. If the connection

@@ -1,5 +1,7 @@
 #include "storage/recharge_repository.h"
 
+#include <cppconn/datatype.h>
+#include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
@@ -10,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "server/common/log.h"
+#include "storage/recharge_routines.h"
 #include "storage/recharge_rows.h"
 #include "storage/sha256.h"
 #include "storage/sql_util.h"
@@ -132,6 +135,91 @@ bool InsertNotification(Connection& c, const domain::NotificationRecord& n) {
 
 // Returned by the transaction body to roll back without a retry; the caller reads the flags.
 absl::Status RolledBackOnPurpose() { return absl::CancelledError("rolled back on purpose"); }
+
+// "PROCEDURE ... does not exist".
+constexpr int kNoSuchProcedure = 1305;
+// How long the statements stand in for a missing procedure before the CALL is tried again.
+constexpr absl::Duration kNoProcedureRetry = absl::Minutes(1);
+// The procedure's order-number parameter; a longer one takes the statements' path (and is not
+// found there either).
+constexpr size_t kCallOrderNoMax = 64;
+const std::string kCallRecordQuery = absl::StrCat("CALL ", internal::kRecordQueryProcedure,
+                                                  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+
+// An outcome that changes nothing about the order (no change, no notification) in one round
+// trip: the stored procedure locks the row, compares, writes the query-log row, last_queried_at
+// and the schedule, and answers the row and the balance (recharge_routines.h). nullopt when the
+// procedure is missing (the caller then does the same with plain statements).
+absl::StatusOr<std::optional<domain::ApplyResult>> RecordUnchangedInOneCall(
+    ConnectionPool& pool, const domain::QueryOutcome& outcome) {
+  domain::ApplyResult result;
+  std::string said;
+  bool no_procedure = false;
+  absl::Status st = RunAtomicCommand(
+      pool,
+      [&](Connection& c) -> absl::Status {
+        result = domain::ApplyResult{};  // the call may run again after a deadlock
+        said.clear();
+        try {
+          sql::PreparedStatement& call = c.Prepare(kCallRecordQuery);
+          BindString(call, 1, outcome.order_no);
+          if (outcome.expect_state) {
+            BindString(call, 2, domain::RechargeStateName(*outcome.expect_state));
+          } else {
+            call.setNull(2, sql::DataType::VARCHAR);
+          }
+          if (outcome.expect_credited) {
+            call.setInt(3, *outcome.expect_credited ? 1 : 0);
+          } else {
+            call.setNull(3, sql::DataType::TINYINT);
+          }
+          BindOptionalTime(call, 4, outcome.queried_at);
+          BindOptionalTime(call, 5, outcome.next_check_at);
+          const domain::QueryLogEntry empty;
+          const domain::QueryLogEntry& log = outcome.query_log ? *outcome.query_log : empty;
+          call.setInt(6, outcome.query_log ? 1 : 0);
+          BindOptionalInt64(call, 7, log.user_id);
+          BindString(call, 8, TruncateUtf8(log.appid, kQueryLogAppidMax));
+          BindString(call, 9, TruncateUtf8(log.order_no, kQueryLogOrderNoMax));
+          BindString(call, 10, TruncateUtf8(log.trade_state, kQueryLogTradeStateMax));
+          BindString(call, 11, TruncateUtf8(log.error_code, kQueryLogErrorCodeMax));
+          BindString(call, 12, TruncateUtf8(log.error_message, kQueryLogErrorMessageMax));
+          call.setInt64(13, log.latency_ms);
+          internal::CallProcedure(call, [&](sql::ResultSet& rs) {
+            if (!rs.next()) return;
+            said = GetString(rs, 1);
+            if (said == "missing") return;
+            result.order = ReadOrder(rs, internal::kRecordQueryOrderColumn);
+            result.balance_fen =
+                GetOptionalInt64(rs, internal::kRecordQueryOrderColumn + 15).value_or(0);
+          });
+        } catch (const sql::SQLException& e) {
+          if (e.getErrorCode() != kNoSuchProcedure) throw;
+          no_procedure = true;
+          return RolledBackOnPurpose();
+        }
+        return absl::OkStatus();
+      },
+      internal::Txn("record outcome"));
+  if (no_procedure) {
+    log::EmitLimited(log::Level::kWarn, "storage.procedure_missing",
+                     {{"procedure", internal::kRecordQueryProcedure},
+                      {"effect", "one statement per step; the next start-up creates it"}},
+                     internal::kRecordQueryProcedure);
+    return std::optional<domain::ApplyResult>();
+  }
+  if (!st.ok()) return st;
+  if (said == "missing") return OrderNotFound(outcome.order_no);
+  if (said == "conflict") {
+    result.conflict = true;
+    return std::optional<domain::ApplyResult>(std::move(result));
+  }
+  if (said != "ok") {
+    return absl::InternalError(absl::StrCat("record outcome: ", internal::kRecordQueryProcedure,
+                                            " answered '", said, "'"));
+  }
+  return std::optional<domain::ApplyResult>(std::move(result));
+}
 
 }  // namespace
 
@@ -279,6 +367,15 @@ absl::StatusOr<domain::ApplyResult> MysqlRechargeRepository::RecordOutcome(
   if (change && change->order_no != outcome.order_no) {
     return absl::InvalidArgumentError(absl::StrCat("outcome for order ", outcome.order_no,
                                                    " carries a change of ", change->order_no));
+  }
+  if (!change && !outcome.notification && outcome.order_no.size() <= kCallOrderNoMax &&
+      absl::ToUnixMillis(absl::Now()) >= no_procedure_until_ms_.load(std::memory_order_relaxed)) {
+    absl::StatusOr<std::optional<domain::ApplyResult>> one_call =
+        RecordUnchangedInOneCall(*pool_, outcome);
+    if (!one_call.ok()) return one_call.status();
+    if (one_call->has_value()) return **std::move(one_call);
+    no_procedure_until_ms_.store(absl::ToUnixMillis(absl::Now() + kNoProcedureRetry),
+                                 std::memory_order_relaxed);
   }
   domain::ApplyResult result;
   absl::Status st = RunInTransaction(

@@ -2,6 +2,7 @@
 #ifndef ORDERQUERY_STORAGE_RECHARGE_REPOSITORY_H_
 #define ORDERQUERY_STORAGE_RECHARGE_REPOSITORY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -38,6 +39,10 @@ class MysqlRechargeRepository : public domain::RechargeRepository, public domain
   // changed then: the duplicate rolls the whole transaction back).
   absl::StatusOr<domain::ApplyResult> ApplyStateChange(const domain::StateChange& change) override;
   // As the interface says; a change to a final state also takes the order off the schedule.
+  // An outcome without change or notification (the polling answer) is one round trip: a CALL of
+  // the stored procedure oq_record_query_v1 (recharge_routines.h), which locks, compares and
+  // writes in its own transaction. When the procedure is missing, the statements do the same
+  // (and the CALL is tried again a minute later).
   absl::StatusOr<domain::ApplyResult> RecordOutcome(const domain::QueryOutcome& outcome) override;
 
   // domain::CheckSchedule (SELECT ... FOR UPDATE SKIP LOCKED: MariaDB 10.6+).
@@ -49,6 +54,8 @@ class MysqlRechargeRepository : public domain::RechargeRepository, public domain
 
  private:
   ConnectionPool* pool_;
+  // Until when (absl::ToUnixMillis) the procedure is taken to be missing.
+  std::atomic<int64_t> no_procedure_until_ms_{0};
 };
 
 }  // namespace orderquery::storage

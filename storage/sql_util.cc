@@ -2,6 +2,8 @@
 
 #include <cppconn/datatype.h>
 
+#include <exception>
+
 #include "absl/strings/str_cat.h"
 
 namespace orderquery::storage::internal {
@@ -77,6 +79,25 @@ std::optional<absl::Time> GetOptionalTime(const sql::ResultSet& rs, unsigned int
 std::optional<int64_t> GetOptionalInt64(const sql::ResultSet& rs, unsigned int column) {
   if (rs.isNull(column)) return std::nullopt;
   return rs.getInt64(column);
+}
+
+void CallProcedure(sql::PreparedStatement& st, absl::FunctionRef<void(sql::ResultSet&)> read) {
+  std::exception_ptr read_failed;
+  {
+    std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
+    try {
+      read(*rs);
+    } catch (...) {
+      // A value we could not read (ValueError) leaves the session usable only once the call's
+      // answer has been read to its end.
+      read_failed = std::current_exception();
+    }
+  }
+  // More result sets than one would be a procedure this binary does not know: drain them too.
+  while (st.getMoreResults()) {
+    std::unique_ptr<sql::ResultSet> extra(st.getResultSet());
+  }
+  if (read_failed) std::rethrow_exception(read_failed);
 }
 
 }  // namespace orderquery::storage::internal

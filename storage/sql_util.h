@@ -87,6 +87,12 @@ inline std::unique_ptr<sql::ResultSet> Query(sql::PreparedStatement& st) {
   return std::unique_ptr<sql::ResultSet>(st.executeQuery());
 }
 
+// Executes `st`, a CALL of a stored procedure that returns one result set, hands that result
+// set to `read`, then reads the call's final status: an error the procedure raised after its
+// result set (its COMMIT failing, say) throws here like any other. Without that last read the
+// session would wait for an answer to its next command that never comes.
+void CallProcedure(sql::PreparedStatement& st, absl::FunctionRef<void(sql::ResultSet&)> read);
+
 }  // namespace orderquery::storage::internal
 
 #endif  // ORDERQUERY_STORAGE_SQL_UTIL_H_
