@@ -1,6 +1,6 @@
-// The event loop: one thread drives the curl multi handle; exchanges come in through Submit()
-// and run at once (curl_attempt.cc), end in curl_outcome.cc; timers (RunAt) run between two
-// turns of the multi handle.
+// The event loop: one thread drives the curl multi handle (curl_sockets.cc); exchanges come in
+// through Submit() and run at once (curl_attempt.cc), end in curl_outcome.cc; timers (RunAt) run
+// between two turns of the multi handle.
 #include "server/payment/http/curl_loop.h"
 
 #include <algorithm>
@@ -21,11 +21,12 @@ CurlTransport::Loop::~Loop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
-    // Under the lock so no Submit() can wake a multi handle that is being cleaned up.
-    curl_multi_wakeup(multi_);
+    // Under the lock so no Submit() can wake a loop whose fds are being closed.
+    Wake();
   }
   if (thread_.joinable()) thread_.join();
-  curl_multi_cleanup(multi_);
+  curl_multi_cleanup(multi_);  // may still tell OnSocket to drop sockets: fds close after
+  CloseFds();
 }
 
 void CurlTransport::Loop::StartThread() {
@@ -37,7 +38,7 @@ void CurlTransport::Loop::Submit(Request request, Callback done) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
       incoming_.push_back(Pending{std::move(request), std::move(done)});
-      curl_multi_wakeup(multi_);
+      Wake();
       return;
     }
   }
@@ -52,7 +53,7 @@ Timers::TimerId CurlTransport::Loop::RunAt(absl::Time when, TimerFn fn) {
       timers_.emplace(id, TimerEntry{when, std::move(fn)});
       timer_order_.emplace(when, id);
       // The loop may be sleeping past `when`; waking it costs one more turn.
-      curl_multi_wakeup(multi_);
+      Wake();
       return id;
     }
   }
@@ -79,26 +80,22 @@ void CurlTransport::Loop::Run() {
     }
     for (Pending& p : batch) Accept(std::move(p));
     RunDueTimers();
-    int running = 0;
-    curl_multi_perform(multi_, &running);
-    ReapCompleted();
-    curl_multi_poll(multi_, nullptr, 0, WaitMillis(), nullptr);
+    DriveCurl(WaitMillis());
   }
   FailEverything();
 }
 
 int CurlTransport::Loop::WaitMillis() {
-  long curl_ms = -1;  // NOLINT(runtime/int): curl's type
-  curl_multi_timeout(multi_, &curl_ms);
-  int64_t wait = curl_ms < 0 ? 1000 : curl_ms;
+  const absl::Time now = absl::Now();
+  auto millis_until = [now](absl::Time t) {
+    if (t == absl::InfiniteFuture()) return int64_t{1000};
+    return std::max<int64_t>(0,
+                             absl::ToInt64Milliseconds(absl::Ceil(t - now, absl::Milliseconds(1))));
+  };
+  int64_t wait = millis_until(curl_due_);
   std::lock_guard<std::mutex> lock(mu_);
   if (!incoming_.empty()) return 0;
-  if (!timer_order_.empty()) {
-    absl::Duration until = timer_order_.begin()->first - absl::Now();
-    wait = std::min(
-        wait,
-        std::max<int64_t>(0, absl::ToInt64Milliseconds(absl::Ceil(until, absl::Milliseconds(1)))));
-  }
+  if (!timer_order_.empty()) wait = std::min(wait, millis_until(timer_order_.begin()->first));
   return static_cast<int>(std::clamp<int64_t>(wait, 0, 1000));
 }
 

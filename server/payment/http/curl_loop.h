@@ -1,6 +1,9 @@
 // The event loop behind CurlTransport, internal to the transport. Its members are defined by
 // responsibility:
-//   curl_loop.cc     the thread, the curl multi handle, intake, timers, shutdown
+//   curl_loop.cc     the thread, intake, timers, shutdown
+//   curl_sockets.cc  the multi handle driven by curl_multi_socket_action: curl's sockets in an
+//                    epoll set, curl's timer, an eventfd for wake-ups; a turn of the loop costs
+//                    O(ready sockets), not O(every cached keep-alive connection)
 //   curl_attempt.cc  one exchange: the easy handle built from the Request, header/body capture
 //   curl_outcome.cc  an exchange's end: curl's result mapped to a Response or a marked Status
 // Exchanges live on the loop thread only; Submit(), RunAt(), Cancel() and the destructor are
@@ -18,6 +21,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -33,6 +37,8 @@ class CurlTransport::Loop {
   // Stops the thread (failing what is pending, see FailEverything) and frees the multi handle.
   ~Loop();
 
+  // Sets up the epoll set, the wake-up eventfd and curl's socket and timer callbacks.
+  absl::Status Init();
   void StartThread();
   void Submit(Request request, Callback done);
   TimerId RunAt(absl::Time when, TimerFn fn);
@@ -65,6 +71,15 @@ class CurlTransport::Loop {
   void ReapCompleted();
   void FailEverything();
 
+  // curl_sockets.cc
+  void Wake();
+  // Runs curl on its timer if due, waits up to `wait_ms` for ready sockets or a wake-up, and
+  // hands curl the sockets that are ready.
+  void DriveCurl(int wait_ms);
+  static int OnSocket(CURL* easy, curl_socket_t fd, int what, void* loop, void* socketp);
+  static int OnCurlTimer(CURLM* multi, long timeout_ms, void* loop);  // NOLINT(runtime/int)
+  void CloseFds();
+
   // curl_attempt.cc
   // Builds the easy handle of an exchange with `left` before the deadline; false if curl could
   // not make one.
@@ -80,6 +95,11 @@ class CurlTransport::Loop {
   CURLM* const multi_;
   const std::shared_ptr<TransportCounters> counters_;
   std::thread thread_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd: written by Wake(), drained by the loop
+  // When curl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT); loop thread only.
+  absl::Time curl_due_ = absl::InfiniteFuture();
+  std::unordered_set<curl_socket_t> watched_;  // sockets in the epoll set; loop thread only
 
   std::mutex mu_;
   bool stopping_ = false;          // guarded by mu_

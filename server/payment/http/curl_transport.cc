@@ -52,6 +52,7 @@ absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(
   curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(options.max_cached_connections));
   if (counters == nullptr) counters = std::make_shared<TransportCounters>();
   auto loop = std::make_unique<Loop>(std::move(options), multi, std::move(counters));
+  if (absl::Status s = loop->Init(); !s.ok()) return s;
   loop->StartThread();
   return std::unique_ptr<CurlTransport>(new CurlTransport(std::move(loop)));
 }
