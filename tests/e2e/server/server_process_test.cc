@@ -130,7 +130,10 @@ TEST_F(ServerProcessTest, SigtermLetsTheCallInFlightFinish) {
   ASSERT_TRUE(keys.ok()) << keys.status();
   auto sandbox = fakes::SandboxProcess::Start(fakes::SandboxProcess::Options::FromKeys(*keys));
   ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-  ASSERT_TRUE((*sandbox)->SetDefaults(nlohmann::json::parse(R"({"latency_ms": 1500})")).ok());
+  // The trade API's own defaults (POST /__sandbox/defaults would slow the WeChat module only).
+  auto slow = (*sandbox)->Call("POST", "/__sandbox/trade_defaults", R"({"latency_ms": 1500})");
+  ASSERT_TRUE(slow.ok() && slow->first == 200)
+      << (slow.ok() ? slow->second : slow.status().ToString());
   auto server =
       StartServer(BaseConfig(absl::StrCat(
                       R"(, "shutdown_grace_ms": 10000, "trade": {"default_merchant": "shop",)",
@@ -149,7 +152,17 @@ TEST_F(ServerProcessTest, SigtermLetsTheCallInFlightFinish) {
 
   auto call = std::async(std::launch::async,
                          [&] { return (*c)->GetTradeOrder("E01201908230414433510006"); });
-  absl::SleepFor(absl::Milliseconds(500));  // the call is now waiting on the slow upstream
+  // SIGTERM only once the call is waiting on the slow upstream: a fixed sleep could signal before
+  // the call reached the server on a loaded machine, and test refusal instead of draining.
+  bool waiting_upstream = false;
+  for (int i = 0; i < 200 && !waiting_upstream; ++i) {
+    absl::StatusOr<nlohmann::json> st = (*sandbox)->Stats();
+    waiting_upstream = st.ok() && st->value("inflight", 0) >= 1;
+    if (!waiting_upstream) absl::SleepFor(absl::Milliseconds(25));
+  }
+  ASSERT_TRUE(waiting_upstream) << "the call never reached the sandbox: "
+                                << (*sandbox)->Stats().value_or(nlohmann::json()).dump() << "\n"
+                                << (*server)->Stderr();
   const absl::Time sent = absl::Now();
   (*server)->Signal(SIGTERM);
   auto r = call.get();
