@@ -58,27 +58,25 @@ constexpr char kInsertQueryLog[] =
 constexpr char kTouchLastQueried[] =
     "UPDATE t_recharge_order SET last_queried_at = ?, updated_at = updated_at"
     " WHERE order_no = ?";
-constexpr char kUpdateOrder[] =
+// Everything an outcome writes on the order row, in one statement, set in the transaction that
+// writes what the provider said (the refresh interval never starts apart from the state).
+// updated_at moves only when the order changed (state, details, credit), not for the refresh
+// interval or the schedule. The guard: when crediting (last parameter 1), only the statement
+// that flips credited 0 -> 1 matches.
+constexpr char kUpdateOrderRow[] =
     "UPDATE t_recharge_order SET status = ?, trade_state = ?, transaction_id = ?, paid_at = ?,"
-    " updated_at = UTC_TIMESTAMP(3) WHERE order_no = ?";
+    " credited = ?, last_queried_at = ?, next_check_at = ?,"
+    " updated_at = IF(? <> 0, UTC_TIMESTAMP(3), updated_at)"
+    " WHERE order_no = ? AND (? = 0 OR credited = 0)";
 constexpr char kInsertOrderLog[] =
     "INSERT INTO t_recharge_order_log (order_no, from_status, to_status, reason, created_at)"
     " VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3))";
-// The guard: only the caller that flips 0 -> 1 may credit.
-constexpr char kMarkCredited[] =
-    "UPDATE t_recharge_order SET credited = 1, updated_at = UTC_TIMESTAMP(3)"
-    " WHERE order_no = ? AND credited = 0";
 // Atomic in the database: never read, add in C++ and write back.
 constexpr char kAddToBalance[] = "UPDATE t_user SET amount = amount + ? WHERE id = ?";
 constexpr char kInsertAmountLog[] =
     "INSERT INTO t_user_amount_log (user_id, order_no, entry_type, amount_before, delta,"
     " amount_after, created_at) VALUES (?, ?, 'RECHARGE', ?, ?, ?, UTC_TIMESTAMP(3))";
 
-// Set in the transaction that writes what the provider said, never before it.
-constexpr char kSetLastQueried[] =
-    "UPDATE t_recharge_order SET last_queried_at = ?, updated_at = updated_at WHERE order_no = ?";
-constexpr char kSetNextCheck[] =
-    "UPDATE t_recharge_order SET next_check_at = ?, updated_at = updated_at WHERE order_no = ?";
 // Stored first: a duplicate id inserts nothing and the delivery has no second effect.
 constexpr char kInsertNotification[] =
     "INSERT IGNORE INTO t_payment_notification (id, provider, merchant, event_type, order_no,"
@@ -404,29 +402,24 @@ absl::StatusOr<domain::ApplyResult> MysqlRechargeRepository::RecordOutcome(
         if (outcome.query_log) InsertQueryLog(c, *outcome.query_log);
 
         std::optional<int64_t> balance;
+        // The row as this transaction leaves it: every column it writes is mirrored here, so
+        // the row needs no second read (updated_at is not part of domain::RechargeOrder).
+        domain::RechargeOrder after = before;
+        // updated_at means "the order changed": its state, its details or its credit.
+        bool order_changes = false;
+        bool crediting = false;
         if (change) {
           // Details the provider reported replace ours when present; absent ones keep ours.
-          const std::string trade_state =
-              change->trade_state.empty() ? before.trade_state : change->trade_state;
-          const std::string transaction_id =
-              change->transaction_id.empty() ? before.transaction_id : change->transaction_id;
-          const std::optional<absl::Time> paid_at =
-              change->paid_at.has_value()
-                  ? std::optional<absl::Time>(internal::TruncateToMillis(*change->paid_at))
-                  : before.paid_at;
-          const bool status_changes = before.state != change->to;
-          const bool details_change = trade_state != before.trade_state ||
-                                      transaction_id != before.transaction_id ||
-                                      paid_at != before.paid_at;
-          if (status_changes || details_change) {
-            sql::PreparedStatement& up = c.Prepare(kUpdateOrder);
-            BindString(up, 1, domain::RechargeStateName(change->to));
-            BindString(up, 2, trade_state);
-            BindString(up, 3, transaction_id);
-            BindOptionalTime(up, 4, paid_at);
-            BindString(up, 5, change->order_no);
-            up.executeUpdate();
+          if (!change->trade_state.empty()) after.trade_state = change->trade_state;
+          if (!change->transaction_id.empty()) after.transaction_id = change->transaction_id;
+          if (change->paid_at.has_value()) {
+            after.paid_at = internal::TruncateToMillis(*change->paid_at);
           }
+          after.state = change->to;
+          const bool status_changes = before.state != change->to;
+          order_changes = status_changes || after.trade_state != before.trade_state ||
+                          after.transaction_id != before.transaction_id ||
+                          after.paid_at != before.paid_at;
           if (status_changes) {
             sql::PreparedStatement& ins = c.Prepare(kInsertOrderLog);
             BindString(ins, 1, change->order_no);
@@ -436,78 +429,71 @@ absl::StatusOr<domain::ApplyResult> MysqlRechargeRepository::RecordOutcome(
             ins.executeUpdate();
             result.state_changed = true;
           }
-          if (change->credit && !before.credited) {
-            sql::PreparedStatement& mark = c.Prepare(kMarkCredited);
-            BindString(mark, 1, change->order_no);
-            if (mark.executeUpdate() != 1) {
-              // Cannot happen while we hold the row lock; if it does, let the retry re-read.
-              return absl::AbortedError(
-                  absl::StrCat("order ", change->order_no, " changed credited under our row lock"));
-            }
-            sql::PreparedStatement& add = c.Prepare(kAddToBalance);
-            add.setInt64(1, before.amount_fen);
-            add.setInt64(2, before.user_id);
-            if (add.executeUpdate() != 1) {
-              return absl::FailedPreconditionError(
-                  absl::StrCat("order ", change->order_no, " belongs to user ", before.user_id,
-                               ", who does not exist; nothing credited"));
-            }
-            sql::PreparedStatement& q = c.Prepare(kSelectBalanceForUpdate);
-            q.setInt64(1, before.user_id);
-            std::unique_ptr<sql::ResultSet> rs = Query(q);
-            if (!rs->next()) return absl::InternalError("user row vanished inside the transaction");
-            const int64_t after = rs->getInt64(1);
-            rs.reset();
-            // A duplicate (order_no, RECHARGE) here throws 1062 and rolls everything back.
-            sql::PreparedStatement& ledger = c.Prepare(kInsertAmountLog);
-            ledger.setInt64(1, before.user_id);
-            BindString(ledger, 2, change->order_no);
-            ledger.setInt64(3, after - before.amount_fen);
-            ledger.setInt64(4, before.amount_fen);
-            ledger.setInt64(5, after);
-            ledger.executeUpdate();
-            result.credited_now = true;
-            balance = after;
+          // The guard: only the transaction that flips credited 0 -> 1 (under the row lock)
+          // credits.
+          crediting = change->credit && !before.credited;
+          if (crediting) {
+            after.credited = true;
+            order_changes = true;
           }
         }
         if (outcome.queried_at) {
-          sql::PreparedStatement& up = c.Prepare(kSetLastQueried);
-          BindTime(up, 1, *outcome.queried_at);
-          BindString(up, 2, outcome.order_no);
-          up.executeUpdate();
+          after.last_queried_at = internal::TruncateToMillis(*outcome.queried_at);
         }
         // A final order leaves the reconciler's schedule; a pending one gets its next slot.
-        const domain::RechargeState state_now = change ? change->to : before.state;
-        const bool pending = state_now == domain::RechargeState::kNotPay ||
-                             state_now == domain::RechargeState::kUserPaying;
-        std::optional<absl::Time> next_check = before.next_check_at;
+        const bool pending = after.state == domain::RechargeState::kNotPay ||
+                             after.state == domain::RechargeState::kUserPaying;
         if (!pending) {
-          next_check.reset();
+          after.next_check_at.reset();
         } else if (outcome.next_check_at) {
-          next_check = internal::TruncateToMillis(*outcome.next_check_at);
+          after.next_check_at = internal::TruncateToMillis(*outcome.next_check_at);
         }
-        if (next_check != before.next_check_at) {
-          sql::PreparedStatement& up = c.Prepare(kSetNextCheck);
-          BindOptionalTime(up, 1, next_check);
-          BindString(up, 2, outcome.order_no);
-          up.executeUpdate();
-        }
-
-        if (change) {
-          // The change wrote columns this code does not mirror (updated_at, kept details).
-          std::optional<domain::RechargeOrder> now =
-              FetchOrder(c, kSelectOrderForUpdate, outcome.order_no);
-          if (!now.has_value()) return absl::InternalError("order vanished inside the transaction");
-          result.order = *std::move(now);
-        } else {
-          // Nothing but the two times changed: no need to read the row again (the pending path's
-          // hot transaction).
-          result.order = before;
-          if (outcome.queried_at) {
-            result.order.last_queried_at = internal::TruncateToMillis(*outcome.queried_at);
+        // One UPDATE for the state, details, credit flag, refresh interval and schedule.
+        if (order_changes || outcome.queried_at || after.next_check_at != before.next_check_at) {
+          sql::PreparedStatement& up = c.Prepare(kUpdateOrderRow);
+          BindString(up, 1, domain::RechargeStateName(after.state));
+          BindString(up, 2, after.trade_state);
+          BindString(up, 3, after.transaction_id);
+          BindOptionalTime(up, 4, after.paid_at);
+          up.setInt(5, after.credited ? 1 : 0);
+          BindOptionalTime(up, 6, after.last_queried_at);
+          BindOptionalTime(up, 7, after.next_check_at);
+          up.setInt(8, order_changes ? 1 : 0);
+          BindString(up, 9, outcome.order_no);
+          up.setInt(10, crediting ? 1 : 0);
+          if (up.executeUpdate() != 1 && crediting) {
+            // Cannot happen while we hold the row lock; if it does, let the retry re-read.
+            return absl::AbortedError(
+                absl::StrCat("order ", outcome.order_no, " changed under our row lock"));
           }
-          result.order.next_check_at = next_check;
         }
+        if (crediting) {
+          sql::PreparedStatement& add = c.Prepare(kAddToBalance);
+          add.setInt64(1, before.amount_fen);
+          add.setInt64(2, before.user_id);
+          if (add.executeUpdate() != 1) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("order ", outcome.order_no, " belongs to user ", before.user_id,
+                             ", who does not exist; nothing credited"));
+          }
+          sql::PreparedStatement& q = c.Prepare(kSelectBalanceForUpdate);
+          q.setInt64(1, before.user_id);
+          std::unique_ptr<sql::ResultSet> rs = Query(q);
+          if (!rs->next()) return absl::InternalError("user row vanished inside the transaction");
+          const int64_t after_credit = rs->getInt64(1);
+          rs.reset();
+          // A duplicate (order_no, RECHARGE) here throws 1062 and rolls everything back.
+          sql::PreparedStatement& ledger = c.Prepare(kInsertAmountLog);
+          ledger.setInt64(1, before.user_id);
+          BindString(ledger, 2, outcome.order_no);
+          ledger.setInt64(3, after_credit - before.amount_fen);
+          ledger.setInt64(4, before.amount_fen);
+          ledger.setInt64(5, after_credit);
+          ledger.executeUpdate();
+          result.credited_now = true;
+          balance = after_credit;
+        }
+        result.order = std::move(after);
         if (!balance.has_value()) {
           sql::PreparedStatement& q = c.Prepare(kSelectBalance);
           q.setInt64(1, before.user_id);

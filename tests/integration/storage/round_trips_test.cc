@@ -100,6 +100,7 @@ class RoundTripsTest : public storage_test::StorageTest {
     c.to = RechargeState::kSuccess;
     c.trade_state = "SUCCESS";
     c.transaction_id = absl::StrCat("wx-", order_no);
+    c.paid_at = absl::Now() - absl::Seconds(5);
     c.reason = "wechat trade_state SUCCESS (test)";
     c.credit = true;
     c.from = RechargeState::kNotPay;
@@ -243,8 +244,28 @@ TEST_F(RoundTripsTest, StaleAnswerConflictsAndWritesNothing) {
   const int64_t credit_trips = RoundTrips([&] { r = repo_->RecordOutcome(paid); });
   std::printf("round trips, NOTPAY -> SUCCESS with credit: %lld\n",
               static_cast<long long>(credit_trips));
+  // START, lock, query log, order log, one order UPDATE, balance add, balance read, ledger,
+  // COMMIT (it was twelve: the order row took four UPDATEs and a second read).
+  EXPECT_LE(credit_trips, 9);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(r->credited_now);
+  EXPECT_EQ(r->balance_fen, 600);  // ST0's 300, then ST1's
+  EXPECT_EQ(r->order.state, RechargeState::kSuccess);
+  EXPECT_TRUE(r->order.credited);
+  EXPECT_EQ(r->order.transaction_id, "wx-ST1");
+  EXPECT_EQ(r->order.last_queried_at, paid.queried_at);
+  {
+    // The row as RecordOutcome answered it is the row as stored.
+    const domain::RechargeOrder stored = Order("ST1");
+    EXPECT_EQ(stored.state, r->order.state);
+    EXPECT_EQ(stored.credited, r->order.credited);
+    EXPECT_EQ(stored.trade_state, r->order.trade_state);
+    EXPECT_EQ(stored.transaction_id, r->order.transaction_id);
+    EXPECT_EQ(stored.paid_at, r->order.paid_at);
+    EXPECT_EQ(stored.last_queried_at, r->order.last_queried_at);
+    EXPECT_EQ(stored.next_check_at, r->order.next_check_at);
+    EXPECT_EQ(stored.check_attempts, r->order.check_attempts);
+  }
   const admin::LogCounts before = Counts("ST1");
 
   ASSERT_TRUE(repo_->RecordOutcome(StillNotPaid("ST0", absl::Now())).ok());  // prepares the CALL
