@@ -1,0 +1,177 @@
+// A micro-benchmark, not a test (issue 13 c): the polling answer's write, RecordOutcome of
+// NOTPAY -> NOTPAY on one pooled connection, by the stored procedure (one CALL) and by the
+// statements (the procedure dropped), alternating in rounds in the same run. Prints wall time,
+// this process's CPU and the server's CPU per call, and the server's statement count per call.
+//
+//   tests/support/mariadb.sh start /tmp/oq-bench-db
+//   OQ_TEST_MARIADB_ENV=/tmp/oq-bench-db/env OQ_BENCH_MARIADB_PID=$(cat
+//   /tmp/oq-bench-db/mariadbd.pid) \
+//     build/dev/tests/integration/storage/storage_record_outcome_bench [calls per round] [rounds]
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/domain/recharge.h"
+#include "storage/migrations.h"
+#include "storage/recharge_repository.h"
+#include "storage/recharge_routines.h"
+#include "storage/sql_util.h"
+#include "tests/support/storage_admin.h"
+#include "tests/support/test_database.h"
+
+namespace orderquery::storage {
+namespace {
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// utime + stime of another process, in seconds; 0 when unknown.
+double OtherCpuSeconds(long pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  std::getline(in, line);
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+int64_t Questions(ConnectionPool& pool) {
+  int64_t n = -1;
+  absl::Status st = WithConnection(pool, [&](Connection& c) {
+    std::unique_ptr<sql::ResultSet> rs =
+        internal::Query(c.Prepare("SHOW SESSION STATUS LIKE 'Questions'"));
+    n = rs->next() ? rs->getInt64(2) : -1;
+    return absl::OkStatus();
+  });
+  return st.ok() ? n : -1;
+}
+
+struct Totals {
+  int64_t calls = 0;
+  double wall = 0, client = 0, server = 0;
+  int64_t statements = 0;
+};
+
+int Run(int calls, int rounds) {
+  const char* pid_text = std::getenv("OQ_BENCH_MARIADB_PID");
+  const long server_pid = pid_text == nullptr ? 0 : std::atol(pid_text);
+  test_support::TestDatabaseOptions options;
+  options.name_hint = "record_outcome_bench";
+  auto db = test_support::TestDatabase::Create(options);
+  if (!db.ok()) {
+    std::fprintf(stderr, "%s\n", db.status().ToString().c_str());
+    return 1;
+  }
+  auto one = (*db)->NewPool(1, absl::Seconds(30));
+  if (!one.ok()) {
+    std::fprintf(stderr, "%s\n", one.status().ToString().c_str());
+    return 1;
+  }
+  auto user = admin::CreateUser((*db)->pool(), "wx-app", "u-bench", "u-bench", 1000);
+  if (!user.ok()) return 1;
+  domain::RechargeOrder order;
+  order.order_no = "BENCH1";
+  order.user_id = *user;
+  order.appid = "wx-app";
+  order.mchid = "1230000109";
+  order.amount_fen = 100;
+  order.created_at = absl::UnixEpoch();
+  if (!admin::CreateRechargeOrder((*db)->pool(), order).ok()) return 1;
+
+  auto outcome = [&] {
+    domain::QueryOutcome o;
+    o.order_no = "BENCH1";
+    domain::QueryLogEntry e;
+    e.user_id = *user;
+    e.appid = "wx-app";
+    e.order_no = "BENCH1";
+    e.trade_state = "NOTPAY";
+    e.latency_ms = 50;
+    o.query_log = e;
+    o.expect_state = domain::RechargeState::kNotPay;
+    o.expect_credited = false;
+    o.queried_at = absl::Now();
+    return o;
+  };
+  auto exec = [&](const std::string& sql) {
+    return WithConnection((*db)->pool(), [&](Connection& c) {
+      c.Execute(sql);
+      return absl::OkStatus();
+    });
+  };
+
+  Totals by_call, by_statements;
+  for (int round = 0; round < rounds; ++round) {
+    for (bool with_procedure : {true, false}) {
+      if (with_procedure) {
+        if (!ApplyMigrations((*db)->pool()).ok()) return 1;  // creates it again
+      } else if (!exec(absl::StrCat("DROP PROCEDURE ", internal::kRecordQueryProcedure)).ok()) {
+        return 1;
+      }
+      MysqlRechargeRepository repo(**one);
+      if (!repo.RecordOutcome(outcome()).ok()) return 1;  // prepares, finds the procedure
+      const int64_t q0 = Questions(**one);
+      const double c0 = ProcessCpuSeconds(), s0 = OtherCpuSeconds(server_pid);
+      const absl::Time t0 = absl::Now();
+      for (int i = 0; i < calls; ++i) {
+        auto r = repo.RecordOutcome(outcome());
+        if (!r.ok() || r->conflict) {
+          std::fprintf(stderr, "call failed: %s\n", r.status().ToString().c_str());
+          return 1;
+        }
+      }
+      const double wall = absl::ToDoubleSeconds(absl::Now() - t0);
+      const double client = ProcessCpuSeconds() - c0, server = OtherCpuSeconds(server_pid) - s0;
+      const int64_t statements = Questions(**one) - q0 - 1;
+      Totals& t = with_procedure ? by_call : by_statements;
+      t.calls += calls;
+      t.wall += wall;
+      t.client += client;
+      t.server += server;
+      t.statements += statements;
+    }
+  }
+  auto print = [](const char* name, const Totals& t) {
+    const double n = static_cast<double>(t.calls);
+    std::printf(
+        "%-28s calls %6lld  statements/call %5.2f  wall %7.1f us  client CPU %6.1f us"
+        "  server CPU %6.1f us\n",
+        name, static_cast<long long>(t.calls), t.statements / n, t.wall / n * 1e6,
+        t.client / n * 1e6, t.server / n * 1e6);
+  };
+  print("one CALL (procedure)", by_call);
+  print("statements (no procedure)", by_statements);
+  return 0;
+}
+
+}  // namespace
+}  // namespace orderquery::storage
+
+int main(int argc, char** argv) {
+  const int calls = argc > 1 ? std::atoi(argv[1]) : 2000;
+  const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
+  return orderquery::storage::Run(calls, rounds);
+}
