@@ -134,19 +134,35 @@ std::vector<TradeResult> GetTradeConcurrently(v1::TradeOrderService::Stub& stub,
   return results;
 }
 
-std::string LoggedDetails(const std::string& log, const grpc::Status& status) {
-  const std::string& m = status.error_message();
-  const std::string marker = "(correlation id ";
-  const size_t at = m.rfind(marker);
-  if (at == std::string::npos || m.size() < at + marker.size() + 16) return "";
-  const std::string needle = absl::StrCat("correlation_id=", m.substr(at + marker.size(), 16), " ");
-  size_t pos = log.find(needle);
+namespace {
+
+// The line of `log` holding `needle`, "" when none does.
+std::string LineWith(const std::string& log, const std::string& needle) {
+  const size_t pos = log.find(needle);
   if (pos == std::string::npos) return "";
   const size_t begin = log.rfind('\n', pos);
   const size_t end = log.find('\n', pos);
   return log.substr(begin == std::string::npos ? 0 : begin + 1,
                     end == std::string::npos ? std::string::npos
                                              : end - (begin == std::string::npos ? 0 : begin + 1));
+}
+
+}  // namespace
+
+std::string LoggedDetails(const std::string& log, const grpc::Status& status) {
+  const std::string& m = status.error_message();
+  const std::string marker = "(correlation id ";
+  const size_t at = m.rfind(marker);
+  if (at == std::string::npos || m.size() < at + marker.size() + 16) return "";
+  const std::string rpc =
+      LineWith(log, absl::StrCat("correlation_id=", m.substr(at + marker.size(), 16), " "));
+  // A failed upstream call's details are on its own line, which the rpc_failed line names.
+  const std::string key = " upstream_log_id=";
+  const size_t id_at = rpc.find(key);
+  if (id_at == std::string::npos) return rpc;
+  const std::string id = rpc.substr(id_at + key.size(), 16);
+  return absl::StrCat(rpc, "\n",
+                      LineWith(log, absl::StrCat("event=upstream_failed upstream_log_id=", id)));
 }
 
 std::string Describe(const grpc::Status& status) {

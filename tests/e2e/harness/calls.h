@@ -51,7 +51,9 @@ std::vector<TradeResult> GetTradeConcurrently(v1::TradeOrderService::Stub& stub,
 std::string Describe(const grpc::Status& status);
 
 // A failure whose details stay in the server's log (UNAVAILABLE, INTERNAL, ...) ends its message
-// with "(correlation id ID)": the line of `log` with that id (event=rpc_failed), "" when none.
+// with "(correlation id ID)": the line of `log` with that id (event=rpc_failed), "" when none;
+// for a failed upstream call, followed by the event=upstream_failed line it names by its
+// upstream_log_id, which holds the details.
 std::string LoggedDetails(const std::string& log, const grpc::Status& status);
 
 }  // namespace orderquery::e2e
