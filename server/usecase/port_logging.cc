@@ -152,7 +152,7 @@ void LoggingVehicleStatusProvider::Query(const std::string& out_trade_no,
                 });
 }
 
-absl::StatusOr<v1::VehicleTransaction> LoggingVehicleStatusProvider::Decode(
+absl::StatusOr<domain::VehicleTransaction> LoggingVehicleStatusProvider::Decode(
     const std::string& body_json) const {
   return inner_->Decode(body_json);
 }

@@ -74,7 +74,7 @@ class LoggingVehicleStatusProvider final : public VehicleStatusProvider {
   LoggingVehicleStatusProvider(std::shared_ptr<VehicleStatusProvider> inner, PortDecoration d);
   void Query(const std::string& out_trade_no, const std::string& sub_mchid, absl::Time deadline,
              std::function<void(absl::StatusOr<VehicleAnswer>)> done) override;
-  absl::StatusOr<v1::VehicleTransaction> Decode(const std::string& body_json) const override;
+  absl::StatusOr<domain::VehicleTransaction> Decode(const std::string& body_json) const override;
 
  private:
   std::shared_ptr<VehicleStatusProvider> inner_;

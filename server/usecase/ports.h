@@ -12,10 +12,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "orderquery/v1/vehicle.pb.h"
 #include "server/domain/recharge.h"
 #include "server/domain/recharge_policy.h"
 #include "server/domain/snapshots.h"
+#include "server/domain/vehicle.h"
 
 namespace orderquery::usecase {
 
@@ -48,7 +48,7 @@ class OrderCloser {
 
 // A verified vehicle-payment transaction (seed 002) and the reply body it came from.
 struct VehicleAnswer {
-  v1::VehicleTransaction transaction;
+  domain::VehicleTransaction transaction;
   std::string body_json;  // the verified reply body, stored as-is
 };
 
@@ -60,7 +60,7 @@ class VehicleStatusProvider {
                      absl::Time deadline,
                      std::function<void(absl::StatusOr<VehicleAnswer>)> done) = 0;
   // Decodes a stored body (it was verified when it arrived).
-  virtual absl::StatusOr<v1::VehicleTransaction> Decode(const std::string& body_json) const = 0;
+  virtual absl::StatusOr<domain::VehicleTransaction> Decode(const std::string& body_json) const = 0;
 };
 
 // "What does this merchant's trade API say about this trade order?" (GetTradeOrder, seed 001).

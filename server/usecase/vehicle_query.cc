@@ -36,8 +36,9 @@ void VehicleQuery::Run(VehicleQueryRequest req, Done done) {
     }
     std::optional<domain::VehicleSnapshot> before = *std::move(stored);
     const std::string key = req.sub_mchid + "/" + req.out_trade_no;
-    if (!coalescer_.Join(key, req.deadline,
-                         [done](const absl::StatusOr<v1::VehicleTransaction>& r) { done(r); })) {
+    if (!coalescer_.Join(
+            key, req.deadline,
+            [done](const absl::StatusOr<domain::VehicleTransaction>& r) { done(r); })) {
       return;
     }
     // Bounded by the budget, not by this caller's deadline: others may join and wait longer.
@@ -70,9 +71,9 @@ void VehicleQuery::OnUpstream(const std::string& key, const VehicleQueryRequest&
   domain::VehicleSnapshot snap;
   snap.sub_mchid = req.sub_mchid;
   snap.out_trade_no = req.out_trade_no;
-  snap.trade_state = v1::VehicleTransaction::TradeState_Name(reply->transaction.trade_state());
-  snap.transaction_id = reply->transaction.transaction_id();
-  snap.total_fen = reply->transaction.amount().total();
+  snap.trade_state = std::string(domain::VehicleTradeStateName(reply->transaction.trade_state));
+  snap.transaction_id = reply->transaction.transaction_id;
+  snap.total_fen = reply->transaction.amount ? reply->transaction.amount->total_fen : 0;
   snap.body_json = reply->body_json;
   snap.fetched_at = clock_();
   if (before &&

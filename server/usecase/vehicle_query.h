@@ -10,9 +10,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "orderquery/v1/vehicle.pb.h"
 #include "server/common/executor.h"
 #include "server/domain/snapshots.h"
+#include "server/domain/vehicle.h"
 #include "server/usecase/coalescer.h"
 #include "server/usecase/ports.h"
 
@@ -27,7 +27,7 @@ struct VehicleQueryRequest {
 
 class VehicleQuery {
  public:
-  using Done = std::function<void(absl::StatusOr<v1::VehicleTransaction>)>;
+  using Done = std::function<void(absl::StatusOr<domain::VehicleTransaction>)>;
   using Clock = std::function<absl::Time()>;
 
   // A stored REFUND snapshot is final; a stored SUCCESS one is served for `refresh_interval`
@@ -59,7 +59,7 @@ class VehicleQuery {
   absl::Duration refresh_interval_;
   Clock clock_;
   absl::Duration upstream_budget_ = absl::Seconds(30);
-  Coalescer<v1::VehicleTransaction> coalescer_;
+  Coalescer<domain::VehicleTransaction> coalescer_;
 };
 
 }  // namespace orderquery::usecase

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -14,7 +15,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/util/json_util.h"
 #include "server/payment/registry.h"
 #include "server/usecase/ports.h"
 
@@ -59,9 +59,10 @@ class FakeOrderStatus : public usecase::OrderStatusProvider {
 
 class FakeVehicleStatus : public usecase::VehicleStatusProvider {
  public:
-  using Answer = std::function<absl::StatusOr<v1::VehicleTransaction>(
+  using Answer = std::function<absl::StatusOr<domain::VehicleTransaction>(
       const std::string& out_trade_no, const std::string& sub_mchid)>;
 
+  // Each answer's body is "{\"fake_body\":N}"; Decode gives back the answer it came with.
   void Query(const std::string& out_trade_no, const std::string& sub_mchid, absl::Time /*deadline*/,
              std::function<void(absl::StatusOr<usecase::VehicleAnswer>)> done) override {
     Answer answer;
@@ -71,21 +72,22 @@ class FakeVehicleStatus : public usecase::VehicleStatusProvider {
     }
     ++calls;
     if (!answer) return done(absl::UnimplementedError("fake: no answer scripted"));
-    absl::StatusOr<v1::VehicleTransaction> tx = answer(out_trade_no, sub_mchid);
+    absl::StatusOr<domain::VehicleTransaction> tx = answer(out_trade_no, sub_mchid);
     if (!tx.ok()) return done(tx.status());
     usecase::VehicleAnswer a;
     a.transaction = *tx;
-    if (!google::protobuf::util::MessageToJsonString(*tx, &a.body_json).ok()) {
-      return done(absl::InternalError("fake: cannot encode the transaction"));
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      a.body_json = "{\"fake_body\":" + std::to_string(bodies_.size()) + "}";
+      bodies_[a.body_json] = *tx;
     }
     done(std::move(a));
   }
-  absl::StatusOr<v1::VehicleTransaction> Decode(const std::string& body_json) const override {
-    v1::VehicleTransaction tx;
-    if (!google::protobuf::util::JsonStringToMessage(body_json, &tx).ok()) {
-      return absl::InternalError("fake: stored body does not decode");
-    }
-    return tx;
+  absl::StatusOr<domain::VehicleTransaction> Decode(const std::string& body_json) const override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = bodies_.find(body_json);
+    if (it == bodies_.end()) return absl::InternalError("fake: stored body does not decode");
+    return it->second;
   }
 
   void Script(Answer answer) {
@@ -96,8 +98,9 @@ class FakeVehicleStatus : public usecase::VehicleStatusProvider {
   std::atomic<int> calls{0};
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   Answer answer_;
+  std::map<std::string, domain::VehicleTransaction> bodies_;
 };
 
 class FakeTradeStatus : public usecase::TradeStatusProvider {

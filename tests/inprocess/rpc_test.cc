@@ -22,8 +22,11 @@
 #include "orderquery/v1/service.grpc.pb.h"
 #include "server/app.h"
 #include "server/domain/recharge_policy.h"
+#include "server/payment/wechat/provider.h"
 #include "server/service/auth.h"
+#include "server/service/order_query_service.h"
 #include "tests/fakes/repositories.h"
+#include "tests/fakes/seed_examples.h"
 #include "tests/inprocess/fake_providers.h"
 
 namespace orderquery::inprocess {
@@ -380,9 +383,30 @@ v1::VehicleTransaction PaidVehicle() {
   return tx;
 }
 
+// PaidVehicle() as the provider answers it (domain types): the RPC must map it to exactly
+// PaidVehicle().
+domain::VehicleTransaction PaidVehicleAnswer() {
+  domain::VehicleTransaction tx;
+  tx.appid = "wxd678efh567hg6787";
+  tx.sp_mchid = "1230000109";
+  tx.sub_mchid = kSubMchId;
+  tx.description = "parking fee";
+  tx.create_time = "2026-12-06T17:00:00+08:00";
+  tx.out_trade_no = kOutTradeNo;
+  tx.transaction_id = "4200000002202612060000000002";
+  tx.trade_state = domain::VehicleTradeState::kSuccess;
+  tx.amount = domain::VehicleAmount{500, "CNY", 500, 0};
+  tx.payer = domain::VehiclePayer{"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", ""};
+  domain::ParkingInfo parking;
+  parking.plate_number = "粤B12345";
+  parking.plate_color = domain::PlateColor::kBlue;
+  tx.parking_info = parking;
+  return tx;
+}
+
 TEST_F(InProcessRpcTest, VehicleSuccessReturnsTheTransactionAndStoresIt) {
   fake_->vehicle_status().Script(
-      [](const std::string&, const std::string&) { return PaidVehicle(); });
+      [](const std::string&, const std::string&) { return PaidVehicleAnswer(); });
   v1::VehicleTransaction resp;
   Outcome o = Vehicle(kSubMchId, &resp);
   ASSERT_TRUE(o.status.ok()) << o.status.error_message();
@@ -405,7 +429,7 @@ TEST_F(InProcessRpcTest, VehicleSuccessReturnsTheTransactionAndStoresIt) {
 
 TEST_F(InProcessRpcTest, VehicleNotFoundPassesThroughAndBadInputAsksNobody) {
   fake_->vehicle_status().Script([](const std::string&, const std::string&) {
-    return absl::StatusOr<v1::VehicleTransaction>(
+    return absl::StatusOr<domain::VehicleTransaction>(
         absl::NotFoundError("vehicle transaction not found"));
   });
   v1::VehicleTransaction resp;
@@ -422,7 +446,7 @@ TEST_F(InProcessRpcTest, VehicleNotFoundPassesThroughAndBadInputAsksNobody) {
 
 TEST_F(InProcessRpcTest, VehicleUpstreamThatKeepsFailingIsUnavailableEachTime) {
   fake_->vehicle_status().Script([](const std::string&, const std::string&) {
-    return absl::StatusOr<v1::VehicleTransaction>(
+    return absl::StatusOr<domain::VehicleTransaction>(
         absl::UnavailableError("fake: upstream 503 after every attempt"));
   });
   v1::VehicleTransaction resp;
@@ -439,7 +463,7 @@ TEST_F(InProcessRpcTest, VehicleUpstreamThatKeepsFailingIsUnavailableEachTime) {
 
 TEST_F(InProcessRpcTest, VehicleNeedsACallerKeyForThisMethod) {
   fake_->vehicle_status().Script(
-      [](const std::string&, const std::string&) { return PaidVehicle(); });
+      [](const std::string&, const std::string&) { return PaidVehicleAnswer(); });
   v1::VehicleTransaction resp;
   EXPECT_EQ(Vehicle(kSubMchId, &resp, "").status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Vehicle(kSubMchId, &resp, "no-such-key-0000000000").status.error_code(),
@@ -614,7 +638,7 @@ TEST_F(InProcessRpcTest, RechargeUpstreamFailureIsLoggedOnceAndTheRpcLineNamesIt
 
 TEST_F(InProcessRpcTest, VehicleAndTradeUpstreamFailuresAreLoggedOnceEach) {
   fake_->vehicle_status().Script([](const std::string&, const std::string&) {
-    return absl::StatusOr<v1::VehicleTransaction>(
+    return absl::StatusOr<domain::VehicleTransaction>(
         absl::InternalError("fake: reply failed verification (unknown serial)"));
   });
   fake_->trade_status().Script([](absl::string_view, absl::string_view) {
@@ -659,6 +683,46 @@ TEST_F(InProcessRpcTest, SuccessfulAndUnknownAnswersLogNoUpstreamFailure) {
   EXPECT_TRUE(LinesOf(log, "rpc_failed").empty()) << log;
   EXPECT_EQ(fake_->order_status().calls.load(), 1);
   EXPECT_EQ(fake_->trade_status().calls.load(), 1);
+}
+
+// ----- the vehicle answer's mapping: WeChat's reply -> domain (wechat provider) -> API (service)
+
+TEST(InProcessVehicleMappingTest, Seed002ReplyMapsThroughTheDomainFieldForField) {
+  absl::StatusOr<v1::VehicleTransaction> decoded =
+      payment::wechat::DecodeVehicleTransaction(fakes::kSeed002VehicleReply);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const domain::VehicleTransaction tx = payment::wechat::ToDomain(*decoded);
+  EXPECT_EQ(tx.trade_state, domain::VehicleTradeState::kSuccess);
+  ASSERT_TRUE(tx.amount.has_value());
+  EXPECT_EQ(tx.amount->total_fen, 888);
+  ASSERT_EQ(tx.promotion_detail.size(), 1u);
+  EXPECT_EQ(tx.promotion_detail[0].amount_fen, 5);
+  ASSERT_TRUE(tx.parking_info.has_value());
+  EXPECT_EQ(tx.parking_info->plate_color, domain::PlateColor::kBlue);
+  v1::VehicleTransaction back;
+  service::FillVehicleResponse(tx, &back);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(back, *decoded))
+      << back.DebugString();
+
+  // Absent parts stay absent, and every state and plate colour maps back to itself.
+  decoded->clear_parking_info();
+  decoded->clear_payer();
+  decoded->clear_promotion_detail();
+  for (int state = 0; state <= v1::VehicleTransaction::REFUND; ++state) {
+    decoded->set_trade_state(static_cast<v1::VehicleTransaction::TradeState>(state));
+    v1::VehicleTransaction again;
+    service::FillVehicleResponse(payment::wechat::ToDomain(*decoded), &again);
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again, *decoded))
+        << again.DebugString();
+  }
+  for (int color = 0; color <= v1::ParkingInfo::LIMEGREEN; ++color) {
+    decoded->mutable_parking_info()->set_plate_color(
+        static_cast<v1::ParkingInfo::PlateColor>(color));
+    v1::VehicleTransaction again;
+    service::FillVehicleResponse(payment::wechat::ToDomain(*decoded), &again);
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again, *decoded))
+        << again.DebugString();
+  }
 }
 
 // ----- the wiring itself

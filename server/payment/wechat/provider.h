@@ -6,6 +6,7 @@
 
 #include "absl/strings/string_view.h"
 #include "server/domain/recharge_policy.h"
+#include "server/domain/vehicle.h"
 #include "server/payment/registry.h"
 #include "server/payment/wechat/model.h"
 
@@ -19,6 +20,10 @@ void RegisterProvider(Registry& registry);
 // A verified WeChat transaction as the domain sees it. In partner mode the user-facing AppID
 // may be the provider's (sp_appid) or the sub-merchant's (sub_appid): `user_appid` picks.
 domain::UpstreamTransaction ToUpstream(const Transaction& tx, absl::string_view user_appid);
+
+// The parking transaction the decoder read (model.h), in the domain's types (usecase/ports.h):
+// every field, a submessage's absence kept.
+domain::VehicleTransaction ToDomain(const v1::VehicleTransaction& tx);
 
 }  // namespace orderquery::payment::wechat
 

@@ -218,8 +218,8 @@ class FakeVehicleQuerier : public VehicleStatusProvider {
     std::lock_guard<std::mutex> l(mu);
     pending.push_back({no, deadline, std::move(done)});
   }
-  absl::StatusOr<v1::VehicleTransaction> Decode(const std::string&) const override {
-    return v1::VehicleTransaction();
+  absl::StatusOr<domain::VehicleTransaction> Decode(const std::string&) const override {
+    return domain::VehicleTransaction();
   }
   size_t Pending() {
     std::lock_guard<std::mutex> l(mu);
@@ -238,8 +238,8 @@ class FakeVehicleQuerier : public VehicleStatusProvider {
         continue;
       }
       VehicleAnswer a;
-      a.transaction.set_out_trade_no(r.no);
-      a.transaction.set_trade_state(v1::VehicleTransaction::SUCCESS);
+      a.transaction.out_trade_no = r.no;
+      a.transaction.trade_state = domain::VehicleTradeState::kSuccess;
       a.body_json = "{}";
       r.done(a);
     }
@@ -264,14 +264,14 @@ TEST(CoalescedVehicleDeadline, FollowerWithLongerDeadlineOutlivesTheLeaders) {
   VehicleQuery q(
       &repo, &upstream, &executor, absl::Minutes(1), [&] { return clock.Now(); }, &clock.timer);
 
-  std::promise<absl::StatusOr<v1::VehicleTransaction>> leader_p, follower_p;
+  std::promise<absl::StatusOr<domain::VehicleTransaction>> leader_p, follower_p;
   VehicleQueryRequest leader{"P1", "1900000109", false, kT0 + absl::Seconds(1)};
   q.Run(leader,
-        [&](absl::StatusOr<v1::VehicleTransaction> r) { leader_p.set_value(std::move(r)); });
+        [&](absl::StatusOr<domain::VehicleTransaction> r) { leader_p.set_value(std::move(r)); });
   ASSERT_TRUE(Eventually([&] { return upstream.Pending() == 1; }));
   VehicleQueryRequest follower{"P1", "1900000109", false, kT0 + absl::Seconds(30)};
   q.Run(follower,
-        [&](absl::StatusOr<v1::VehicleTransaction> r) { follower_p.set_value(std::move(r)); });
+        [&](absl::StatusOr<domain::VehicleTransaction> r) { follower_p.set_value(std::move(r)); });
   ASSERT_TRUE(Eventually([&] { return q.coalesced_joins() == 1; }));
 
   clock.Advance(absl::Seconds(5));
@@ -279,10 +279,10 @@ TEST(CoalescedVehicleDeadline, FollowerWithLongerDeadlineOutlivesTheLeaders) {
   ASSERT_EQ(leader_f.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   upstream.FinishAll();
 
-  absl::StatusOr<v1::VehicleTransaction> f = follower_p.get_future().get();
+  absl::StatusOr<domain::VehicleTransaction> f = follower_p.get_future().get();
   ASSERT_TRUE(f.ok()) << f.status();
-  EXPECT_EQ(f->trade_state(), v1::VehicleTransaction::SUCCESS);
-  absl::StatusOr<v1::VehicleTransaction> l = leader_f.get();
+  EXPECT_EQ(f->trade_state, domain::VehicleTradeState::kSuccess);
+  absl::StatusOr<domain::VehicleTransaction> l = leader_f.get();
   EXPECT_TRUE(absl::IsDeadlineExceeded(l.status())) << l.status();
 }
 

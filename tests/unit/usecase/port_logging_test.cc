@@ -68,8 +68,9 @@ class FakeVehicles : public VehicleStatusProvider {
              std::function<void(absl::StatusOr<VehicleAnswer>)> done) override {
     done(answer);
   }
-  absl::StatusOr<v1::VehicleTransaction> Decode(const std::string& /*body_json*/) const override {
-    return v1::VehicleTransaction();
+  absl::StatusOr<domain::VehicleTransaction> Decode(
+      const std::string& /*body_json*/) const override {
+    return domain::VehicleTransaction();
   }
   absl::StatusOr<VehicleAnswer> answer = VehicleAnswer{};
 };
