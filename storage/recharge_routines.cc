@@ -80,16 +80,20 @@ std::string RecordQueryText() {
       "  END IF;\n"
       // Read under the row lock, before the transaction ends: the row as this call leaves it.
       // An error raised by the COMMIT after it still reaches the caller (after the result set).
-      "  SELECT v_outcome, ",
+      "  IF v_outcome = 'missing' THEN\n"
+      "    ROLLBACK;\n"
+      "    SELECT v_outcome;\n"
+      "  ELSE\n"
+      "    SELECT v_outcome, ",
       order_cols,
       ", u.amount\n"
-      "    FROM (SELECT 1) AS one\n"
-      "    LEFT JOIN t_recharge_order o ON o.order_no = p_order_no\n"
-      "    LEFT JOIN t_user u ON u.id = o.user_id;\n"
-      "  IF v_outcome = 'ok' THEN\n"
-      "    COMMIT;\n"
-      "  ELSE\n"
-      "    ROLLBACK;\n"
+      "      FROM t_recharge_order o LEFT JOIN t_user u ON u.id = o.user_id\n"
+      "      WHERE o.order_no = p_order_no;\n"
+      "    IF v_outcome = 'ok' THEN\n"
+      "      COMMIT;\n"
+      "    ELSE\n"
+      "      ROLLBACK;\n"
+      "    END IF;\n"
       "  END IF;\n"
       "END");
 }

@@ -43,9 +43,9 @@ namespace internal {
 // last_queried_at; NULL next_check_at: keep the schedule of a pending order (a final order
 // always leaves it). Locks the order row (SELECT ... FOR UPDATE), compares, and then writes the
 // query-log row, last_queried_at and next_check_at in one transaction, or nothing. One result
-// set, one row: outcome ('ok', 'conflict' or 'missing'), then the order's kOrderColumns (NULL
-// when missing) and the user's balance (NULL when there is no such user), as they are after the
-// call (for a conflict: as they are, nothing written).
+// set, one row: outcome ('ok', 'conflict' or 'missing'; only that when missing), then the
+// order's kOrderColumns and the user's balance (NULL when there is no such user), as they are
+// after the call (for a conflict: as they are, nothing written).
 inline constexpr char kRecordQueryProcedure[] = "oq_record_query_v1";
 // Columns before the order's in that result set.
 inline constexpr unsigned int kRecordQueryOrderColumn = 2;
