@@ -115,9 +115,11 @@ absl::Status NoProvider(const domain::RechargeOrder& order) {
 
 void OrderRouter::Query(const domain::RechargeOrder& order, absl::Time deadline,
                         std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) {
-  Provider* p = For(order);
-  if (p == nullptr) return done(NoProvider(order));
-  p->orders()->Query(order, deadline, std::move(done));
+  // Each provider finds the order's account once: the one that has it takes the call.
+  for (Provider* p : providers_) {
+    if (p->orders()->QueryIfServed(order, deadline, &done)) return;
+  }
+  done(NoProvider(order));
 }
 
 std::string OrderRouter::ErrorCode(const absl::Status& status) const {

@@ -145,8 +145,9 @@ class Registry {
   std::map<std::string, ProviderModule, std::less<>> modules_;
 };
 
-// Routes each recharge order to the first provider that serves it (OrderStatusProvider::Serves),
-// so the use cases see one port however many providers are configured.
+// Routes each recharge order to the first provider that serves it (a query through
+// OrderStatusProvider::QueryIfServed, so each provider looks the order's account up once; a
+// close through Serves), so the use cases see one port however many providers are configured.
 class OrderRouter final : public usecase::OrderStatusProvider, public usecase::OrderCloser {
  public:
   explicit OrderRouter(std::vector<Provider*> providers);

@@ -58,32 +58,47 @@ bool LoggingOrderStatusProvider::Serves(const domain::RechargeOrder& order) cons
   return inner_->Serves(order);
 }
 
-void LoggingOrderStatusProvider::Query(
-    const domain::RechargeOrder& order, absl::Time deadline,
-    std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) {
-  inner_->Query(order, deadline,
-                [inner = inner_, d = decoration_, order_no = order.order_no, appid = order.appid,
-                 mchid = order.mchid, sub_mchid = order.sub_mchid,
-                 done = std::move(done)](absl::StatusOr<domain::UpstreamTransaction> reply) {
-                  if (!reply.ok() && !absl::IsNotFound(reply.status())) {
-                    absl::Status s = reply.status();
-                    const std::string id = Tag(s, *d);
-                    log::Emit(LevelOf(s), "upstream_failed",
-                              {{"upstream_log_id", id},
-                               {"provider", d->provider},
-                               {"port", "order_status"},
-                               {"operation", "query"},
-                               {"order_no", order_no},
-                               {"appid", appid},
-                               {"mchid", mchid},
-                               {"sub_mchid", sub_mchid},
-                               {"code", absl::StatusCodeToString(s.code())},
-                               {"provider_code", inner->ErrorCode(s)},
-                               {"error", s.message()}});
-                    reply = std::move(s);
-                  }
-                  done(std::move(reply));
-                });
+void LoggingOrderStatusProvider::Query(const domain::RechargeOrder& order, absl::Time deadline,
+                                       QueryCallback done) {
+  inner_->Query(order, deadline, Logged(order, std::move(done)));
+}
+
+bool LoggingOrderStatusProvider::QueryIfServed(const domain::RechargeOrder& order,
+                                               absl::Time deadline, QueryCallback* done) {
+  // The caller's callback stays theirs until the provider takes the call.
+  auto held = std::make_shared<QueryCallback>(std::move(*done));
+  QueryCallback logged = Logged(order, [held](absl::StatusOr<domain::UpstreamTransaction> reply) {
+    (*held)(std::move(reply));
+  });
+  if (inner_->QueryIfServed(order, deadline, &logged)) return true;
+  *done = std::move(*held);
+  return false;
+}
+
+OrderStatusProvider::QueryCallback LoggingOrderStatusProvider::Logged(
+    const domain::RechargeOrder& order, QueryCallback done) const {
+  return [inner = inner_, d = decoration_, order_no = order.order_no, appid = order.appid,
+          mchid = order.mchid, sub_mchid = order.sub_mchid,
+          done = std::move(done)](absl::StatusOr<domain::UpstreamTransaction> reply) {
+    if (!reply.ok() && !absl::IsNotFound(reply.status())) {
+      absl::Status s = reply.status();
+      const std::string id = Tag(s, *d);
+      log::Emit(LevelOf(s), "upstream_failed",
+                {{"upstream_log_id", id},
+                 {"provider", d->provider},
+                 {"port", "order_status"},
+                 {"operation", "query"},
+                 {"order_no", order_no},
+                 {"appid", appid},
+                 {"mchid", mchid},
+                 {"sub_mchid", sub_mchid},
+                 {"code", absl::StatusCodeToString(s.code())},
+                 {"provider_code", inner->ErrorCode(s)},
+                 {"error", s.message()}});
+      reply = std::move(s);
+    }
+    done(std::move(reply));
+  };
 }
 
 std::string LoggingOrderStatusProvider::ErrorCode(const absl::Status& status) const {

@@ -48,11 +48,15 @@ class LoggingOrderStatusProvider final : public OrderStatusProvider {
  public:
   LoggingOrderStatusProvider(std::shared_ptr<OrderStatusProvider> inner, PortDecoration d);
   bool Serves(const domain::RechargeOrder& order) const override;
-  void Query(const domain::RechargeOrder& order, absl::Time deadline,
-             std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) override;
+  void Query(const domain::RechargeOrder& order, absl::Time deadline, QueryCallback done) override;
+  bool QueryIfServed(const domain::RechargeOrder& order, absl::Time deadline,
+                     QueryCallback* done) override;
   std::string ErrorCode(const absl::Status& status) const override;
 
  private:
+  // `done`, logging a failed reply first.
+  QueryCallback Logged(const domain::RechargeOrder& order, QueryCallback done) const;
+
   std::shared_ptr<OrderStatusProvider> inner_;
   std::shared_ptr<const PortDecoration> decoration_;
 };

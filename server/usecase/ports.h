@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,12 +27,23 @@ namespace orderquery::usecase {
 // a merchant misconfiguration, ...).
 class OrderStatusProvider {
  public:
+  using QueryCallback = std::function<void(absl::StatusOr<domain::UpstreamTransaction>)>;
   virtual ~OrderStatusProvider() = default;
   // Whether this provider holds the account the order was placed with (appid, mchid,
   // sub_mchid); several providers are asked in turn (payment::OrderRouter).
   virtual bool Serves(const domain::RechargeOrder& /*order*/) const { return true; }
   virtual void Query(const domain::RechargeOrder& order, absl::Time deadline,
-                     std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) = 0;
+                     QueryCallback done) = 0;
+  // Serves() and Query() in one step, so that a provider finds the order's account once per
+  // call (payment::OrderRouter asks this): true when it took the call (`*done` moved from and
+  // run exactly once, as by Query), false when it does not serve the order (`*done` untouched,
+  // nothing run). The default asks Serves(), then Query().
+  virtual bool QueryIfServed(const domain::RechargeOrder& order, absl::Time deadline,
+                             QueryCallback* done) {
+    if (!Serves(order)) return false;
+    Query(order, deadline, std::move(*done));
+    return true;
+  }
   // The provider's error code behind a failure, for the query log ("" when none).
   virtual std::string ErrorCode(const absl::Status& status) const = 0;
 };

@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -726,6 +727,96 @@ TEST(InProcessVehicleMappingTest, Seed002ReplyMapsThroughTheDomainFieldForField)
 }
 
 // ----- the wiring itself
+
+// A provider's order port that counts how often it looks an order's account up, as WeChat's
+// does (its merchant table): Serves and Query each look it up, QueryIfServed once.
+class CountingOrderPort : public usecase::OrderStatusProvider {
+ public:
+  explicit CountingOrderPort(std::string mchid) : mchid_(std::move(mchid)) {}
+  bool Serves(const domain::RechargeOrder& order) const override { return Lookup(order); }
+  void Query(const domain::RechargeOrder& order, absl::Time /*deadline*/,
+             QueryCallback done) override {
+    if (!Lookup(order)) return done(absl::FailedPreconditionError("not ours"));
+    Answer(std::move(done));
+  }
+  bool QueryIfServed(const domain::RechargeOrder& order, absl::Time /*deadline*/,
+                     QueryCallback* done) override {
+    if (!Lookup(order)) return false;
+    Answer(std::move(*done));
+    return true;
+  }
+  std::string ErrorCode(const absl::Status&) const override { return ""; }
+
+  mutable std::atomic<int> lookups{0};
+  std::atomic<int> queries{0};
+  absl::Status answer = absl::UnavailableError("counting port: down");
+
+ private:
+  bool Lookup(const domain::RechargeOrder& order) const {
+    ++lookups;
+    return order.mchid == mchid_;
+  }
+  void Answer(QueryCallback done) {
+    ++queries;
+    done(answer);
+  }
+  const std::string mchid_;
+};
+
+class CountingProvider : public payment::Provider {
+ public:
+  explicit CountingProvider(std::string mchid) : port(std::move(mchid)) {}
+  usecase::OrderStatusProvider* orders() override { return &port; }
+  CountingOrderPort port;
+};
+
+// The router asks each provider once per call, and the one that has the order's account looks
+// it up once (not Serves, then Query); decorated as the registry builds them.
+TEST(InProcessWiringTest, RouterHasEachProviderLookTheOrderUpOnce) {
+  usecase::PortDecoration d;
+  d.provider = "counting";
+  auto other = std::make_unique<CountingProvider>("1900000001");
+  auto ours = std::make_unique<CountingProvider>(kMchId);
+  CountingOrderPort& other_port = other->port;
+  CountingOrderPort& our_port = ours->port;
+  std::unique_ptr<payment::Provider> a = payment::DecorateProvider(std::move(other), d);
+  std::unique_ptr<payment::Provider> b = payment::DecorateProvider(std::move(ours), d);
+  payment::OrderRouter router({a.get(), b.get()});
+
+  domain::RechargeOrder order;
+  order.order_no = kOrderNo;
+  order.mchid = kMchId;
+  std::vector<absl::Status> got;
+  ::testing::internal::CaptureStderr();
+  router.Query(
+      order, absl::InfiniteFuture(),
+      [&got](absl::StatusOr<domain::UpstreamTransaction> r) { got.push_back(r.status()); });
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(absl::IsUnavailable(got[0])) << got[0];
+  EXPECT_EQ(other_port.lookups.load(), 1);
+  EXPECT_EQ(other_port.queries.load(), 0);
+  EXPECT_EQ(our_port.lookups.load(), 1);
+  EXPECT_EQ(our_port.queries.load(), 1);
+  // The provider that did not serve the order logged nothing; the one that failed, once.
+  EXPECT_EQ(LinesOf(log, "upstream_failed").size(), 1u) << log;
+  EXPECT_TRUE(usecase::UpstreamLogIdOf(got[0]).has_value());
+
+  // Nobody serves it: the router's own answer, once, and no upstream line.
+  order.mchid = "1277700099";
+  got.clear();
+  ::testing::internal::CaptureStderr();
+  router.Query(
+      order, absl::InfiniteFuture(),
+      [&got](absl::StatusOr<domain::UpstreamTransaction> r) { got.push_back(r.status()); });
+  const std::string quiet = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(absl::IsFailedPrecondition(got[0])) << got[0];
+  EXPECT_THAT(std::string(got[0].message()), HasSubstr("no payment provider serves"));
+  EXPECT_TRUE(LinesOf(quiet, "upstream_failed").empty()) << quiet;
+  EXPECT_EQ(other_port.queries.load(), 0);
+  EXPECT_EQ(our_port.queries.load(), 1);
+}
 
 // A provider a module builds comes decorated: its failures are logged under its module name.
 TEST(InProcessWiringTest, RegistryDecoratesEveryProviderItBuilds) {

@@ -185,9 +185,12 @@ class OrderPort final : public usecase::OrderStatusProvider, public usecase::Ord
   OrderPort(HttpWechatPayClient* client, const std::vector<MerchantConfig>* merchants,
             metrics::CounterFamily* failures)
       : client_(client), merchants_(merchants), verification_failures_(failures) {}
-  bool Serves(const domain::RechargeOrder& order) const override { return MerchantFor(order).ok(); }
-  void Query(const domain::RechargeOrder& order, absl::Time deadline,
-             std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) override;
+  bool Serves(const domain::RechargeOrder& order) const override {
+    return FindMerchant(order) != nullptr;
+  }
+  void Query(const domain::RechargeOrder& order, absl::Time deadline, QueryCallback done) override;
+  bool QueryIfServed(const domain::RechargeOrder& order, absl::Time deadline,
+                     QueryCallback* done) override;
   std::string ErrorCode(const absl::Status& status) const override;
   // POST .../close for the order's merchant (partner mode: the order's sub_mchid).
   void Close(const domain::RechargeOrder& order, absl::Time deadline,
@@ -195,8 +198,13 @@ class OrderPort final : public usecase::OrderStatusProvider, public usecase::Ord
   bool IsAlreadyPaid(const absl::Status& status) const override;
 
  private:
-  // The merchant the order was placed with, or FAILED_PRECONDITION naming what is missing.
+  // The merchant the order was placed with; null when none is configured.
+  const MerchantConfig* FindMerchant(const domain::RechargeOrder& order) const;
+  // FindMerchant, or FAILED_PRECONDITION naming what is missing.
   absl::StatusOr<const MerchantConfig*> MerchantFor(const domain::RechargeOrder& order) const;
+  // Asks `merchant` (the order's) about the order.
+  void QueryAt(const MerchantConfig& merchant, const domain::RechargeOrder& order,
+               absl::Time deadline, QueryCallback done);
 
   HttpWechatPayClient* client_;
   const std::vector<MerchantConfig>* merchants_;
@@ -218,8 +226,7 @@ class VehiclePort final : public usecase::VehicleStatusProvider {
   metrics::CounterFamily* verification_failures_;
 };
 
-absl::StatusOr<const MerchantConfig*> OrderPort::MerchantFor(
-    const domain::RechargeOrder& order) const {
+const MerchantConfig* OrderPort::FindMerchant(const domain::RechargeOrder& order) const {
   // The merchant the order was placed with: it serves the order's appid and is its mchid.
   for (const auto& m : *merchants_) {
     const bool serves = std::find(m.appids.begin(), m.appids.end(), order.appid) != m.appids.end();
@@ -230,6 +237,12 @@ absl::StatusOr<const MerchantConfig*> OrderPort::MerchantFor(
         (m.mode == ApiMode::kDirect ? order.sub_mchid.empty() : m.sub_mchid == order.sub_mchid);
     if (serves && same) return &m;
   }
+  return nullptr;
+}
+
+absl::StatusOr<const MerchantConfig*> OrderPort::MerchantFor(
+    const domain::RechargeOrder& order) const {
+  if (const MerchantConfig* m = FindMerchant(order)) return m;
   return absl::FailedPreconditionError(absl::StrCat(
       "configuration: no WeChat merchant serves appid ", order.appid, ", mchid ", order.mchid,
       order.sub_mchid.empty() ? std::string(" (direct mode; a partner-mode order needs its "
@@ -237,13 +250,25 @@ absl::StatusOr<const MerchantConfig*> OrderPort::MerchantFor(
                               : absl::StrCat(" and sub_mchid ", order.sub_mchid)));
 }
 
-void OrderPort::Query(const domain::RechargeOrder& order, absl::Time deadline,
-                      std::function<void(absl::StatusOr<domain::UpstreamTransaction>)> done) {
+void OrderPort::Query(const domain::RechargeOrder& order, absl::Time deadline, QueryCallback done) {
   auto merchant = MerchantFor(order);
   if (!merchant.ok()) return done(merchant.status());
+  QueryAt(**merchant, order, deadline, std::move(done));
+}
+
+bool OrderPort::QueryIfServed(const domain::RechargeOrder& order, absl::Time deadline,
+                              QueryCallback* done) {
+  const MerchantConfig* merchant = FindMerchant(order);
+  if (merchant == nullptr) return false;
+  QueryAt(*merchant, order, deadline, std::move(*done));
+  return true;
+}
+
+void OrderPort::QueryAt(const MerchantConfig& merchant, const domain::RechargeOrder& order,
+                        absl::Time deadline, QueryCallback done) {
   const std::string order_appid = order.appid;
   client_->QueryOrder(
-      **merchant, order.order_no, deadline,
+      merchant, order.order_no, deadline,
       [done, order_appid, failures = verification_failures_](absl::StatusOr<Transaction> tx) {
         if (!tx.ok()) {
           CountUnverified(failures, tx.status());
