@@ -34,6 +34,24 @@ std::string Tag(absl::Status& s, const PortDecoration& d) {
   return id;
 }
 
+// `done`, which first has `log_line` log a reply that is a failure (not OK, and not NOT_FOUND:
+// the provider does not know it, an answer), given its status tagged with the line's id.
+template <typename T, typename LogLine>
+std::function<void(absl::StatusOr<T>)> LoggingFailures(std::shared_ptr<const PortDecoration> d,
+                                                       std::function<void(absl::StatusOr<T>)> done,
+                                                       LogLine log_line) {
+  return [d = std::move(d), done = std::move(done),
+          log_line = std::move(log_line)](absl::StatusOr<T> reply) {
+    if (!reply.ok() && !absl::IsNotFound(reply.status())) {
+      absl::Status s = reply.status();
+      const std::string id = Tag(s, *d);
+      log_line(s, id);
+      reply = std::move(s);
+    }
+    done(std::move(reply));
+  };
+}
+
 }  // namespace
 
 std::optional<std::string> UpstreamLogIdOf(const absl::Status& status) {
@@ -77,28 +95,23 @@ bool LoggingOrderStatusProvider::QueryIfServed(const domain::RechargeOrder& orde
 
 OrderStatusProvider::QueryCallback LoggingOrderStatusProvider::Logged(
     const domain::RechargeOrder& order, QueryCallback done) const {
-  return [inner = inner_, d = decoration_, order_no = order.order_no, appid = order.appid,
-          mchid = order.mchid, sub_mchid = order.sub_mchid,
-          done = std::move(done)](absl::StatusOr<domain::UpstreamTransaction> reply) {
-    if (!reply.ok() && !absl::IsNotFound(reply.status())) {
-      absl::Status s = reply.status();
-      const std::string id = Tag(s, *d);
-      log::Emit(LevelOf(s), "upstream_failed",
-                {{"upstream_log_id", id},
-                 {"provider", d->provider},
-                 {"port", "order_status"},
-                 {"operation", "query"},
-                 {"order_no", order_no},
-                 {"appid", appid},
-                 {"mchid", mchid},
-                 {"sub_mchid", sub_mchid},
-                 {"code", absl::StatusCodeToString(s.code())},
-                 {"provider_code", inner->ErrorCode(s)},
-                 {"error", s.message()}});
-      reply = std::move(s);
-    }
-    done(std::move(reply));
-  };
+  return LoggingFailures(decoration_, std::move(done),
+                         [inner = inner_, d = decoration_, order_no = order.order_no,
+                          appid = order.appid, mchid = order.mchid, sub_mchid = order.sub_mchid](
+                             const absl::Status& s, const std::string& id) {
+                           log::Emit(LevelOf(s), "upstream_failed",
+                                     {{"upstream_log_id", id},
+                                      {"provider", d->provider},
+                                      {"port", "order_status"},
+                                      {"operation", "query"},
+                                      {"order_no", order_no},
+                                      {"appid", appid},
+                                      {"mchid", mchid},
+                                      {"sub_mchid", sub_mchid},
+                                      {"code", absl::StatusCodeToString(s.code())},
+                                      {"provider_code", inner->ErrorCode(s)},
+                                      {"error", s.message()}});
+                         });
 }
 
 std::string LoggingOrderStatusProvider::ErrorCode(const absl::Status& status) const {
@@ -147,24 +160,19 @@ void LoggingVehicleStatusProvider::Query(const std::string& out_trade_no,
                                          const std::string& sub_mchid, absl::Time deadline,
                                          std::function<void(absl::StatusOr<VehicleAnswer>)> done) {
   inner_->Query(out_trade_no, sub_mchid, deadline,
-                [d = decoration_, out_trade_no, sub_mchid,
-                 done = std::move(done)](absl::StatusOr<VehicleAnswer> reply) {
-                  if (!reply.ok() && !absl::IsNotFound(reply.status())) {
-                    absl::Status s = reply.status();
-                    const std::string id = Tag(s, *d);
-                    log::Emit(LevelOf(s), "upstream_failed",
-                              {{"upstream_log_id", id},
-                               {"provider", d->provider},
-                               {"port", "vehicle_status"},
-                               {"operation", "query"},
-                               {"out_trade_no", out_trade_no},
-                               {"sub_mchid", sub_mchid},
-                               {"code", absl::StatusCodeToString(s.code())},
-                               {"error", s.message()}});
-                    reply = std::move(s);
-                  }
-                  done(std::move(reply));
-                });
+                LoggingFailures(decoration_, std::move(done),
+                                [d = decoration_, out_trade_no, sub_mchid](const absl::Status& s,
+                                                                           const std::string& id) {
+                                  log::Emit(LevelOf(s), "upstream_failed",
+                                            {{"upstream_log_id", id},
+                                             {"provider", d->provider},
+                                             {"port", "vehicle_status"},
+                                             {"operation", "query"},
+                                             {"out_trade_no", out_trade_no},
+                                             {"sub_mchid", sub_mchid},
+                                             {"code", absl::StatusCodeToString(s.code())},
+                                             {"error", s.message()}});
+                                }));
 }
 
 absl::StatusOr<domain::VehicleTransaction> LoggingVehicleStatusProvider::Decode(
@@ -189,26 +197,21 @@ std::string LoggingTradeStatusProvider::DefaultMerchant() const {
 void LoggingTradeStatusProvider::GetTradeOrder(absl::string_view merchant,
                                                absl::string_view trade_order_id,
                                                absl::Time deadline, Callback done) {
-  inner_->GetTradeOrder(
-      merchant, trade_order_id, deadline,
-      [d = decoration_, merchant = std::string(merchant), id = std::string(trade_order_id),
-       done = std::move(done)](absl::StatusOr<domain::TradeOrderRecord> reply) {
-        if (!reply.ok() && !absl::IsNotFound(reply.status())) {
-          absl::Status s = reply.status();
-          const std::string log_id = Tag(s, *d);
-          log::Emit(LevelOf(s), "upstream_failed",
-                    {{"upstream_log_id", log_id},
-                     {"provider", d->provider},
-                     {"port", "trade_status"},
-                     {"operation", "get_trade_order"},
-                     {"merchant", merchant},
-                     {"trade_order_id", id},
-                     {"code", absl::StatusCodeToString(s.code())},
-                     {"error", s.message()}});
-          reply = std::move(s);
-        }
-        done(std::move(reply));
-      });
+  inner_->GetTradeOrder(merchant, trade_order_id, deadline,
+                        LoggingFailures(decoration_, std::move(done),
+                                        [d = decoration_, merchant = std::string(merchant),
+                                         order = std::string(trade_order_id)](
+                                            const absl::Status& s, const std::string& id) {
+                                          log::Emit(LevelOf(s), "upstream_failed",
+                                                    {{"upstream_log_id", id},
+                                                     {"provider", d->provider},
+                                                     {"port", "trade_status"},
+                                                     {"operation", "get_trade_order"},
+                                                     {"merchant", merchant},
+                                                     {"trade_order_id", order},
+                                                     {"code", absl::StatusCodeToString(s.code())},
+                                                     {"error", s.message()}});
+                                        }));
 }
 
 // --- The factories ---
