@@ -9,7 +9,7 @@
 #include "server/common/executor.h"
 #include "server/common/log.h"
 #include "server/common/metrics.h"
-#include "server/payment/http/curl_transport.h"
+#include "server/payment/http/transport_stack.h"
 #include "server/payment/providers.h"
 #include "storage/connect.h"
 #include "storage/mysql_pool.h"
@@ -144,7 +144,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(config::Config cfg) {
   if (!cfg.admin.listen.empty()) deps.metrics = std::make_unique<metrics::Registry>();
   payment::http::TransportOptions transport_options = TransportOptionsFrom(cfg.upstream);
   transport_options.metrics = deps.metrics.get();
-  auto transport = payment::http::MakeCurlTransport(std::move(transport_options));
+  auto transport = payment::http::MakeTransport(std::move(transport_options));
   if (!transport.ok()) return transport.status();
   deps.transport = *std::move(transport);
   // Providers next (each loads its credentials first): a bad key fails start-up before the

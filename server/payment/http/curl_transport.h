@@ -4,7 +4,7 @@
 //
 // Each Send is ONE exchange, with connect timeout = min(connect_timeout, time left) and total
 // timeout = min(request_timeout, time left). No limiting, no retries, no metrics: those are the
-// decorators transport_stack.h stacks on top (MakeTransport / MakeCurlTransport build the whole
+// decorators transport_stack.h stacks on top (MakeTransport builds the whole
 // stack, which is what the wiring and the tests use). The transport also offers the timers of
 // its loop (timers.h) so the decorators wait on the loop thread.
 //
@@ -20,7 +20,6 @@
 #include "server/payment/http/timers.h"
 #include "server/payment/http/transport.h"
 #include "server/payment/http/transport_options.h"
-#include "server/payment/http/transport_stack.h"  // MakeCurlTransport, the wiring's factory
 #include "server/payment/http/transport_stats.h"
 
 namespace orderquery::payment::http {

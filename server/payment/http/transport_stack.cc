@@ -51,8 +51,4 @@ absl::StatusOr<std::unique_ptr<Transport>> MakeTransport(TransportOptions option
   return std::unique_ptr<Transport>(std::move(*t));
 }
 
-absl::StatusOr<std::unique_ptr<Transport>> MakeCurlTransport(TransportOptions options) {
-  return MakeTransport(std::move(options));
-}
-
 }  // namespace orderquery::payment::http

@@ -53,8 +53,6 @@ class TransportStack final : public Transport {
 
 // The factory the wiring uses: the whole stack above.
 absl::StatusOr<std::unique_ptr<Transport>> MakeTransport(TransportOptions options);
-// The name the wiring has always called; the same stack.
-absl::StatusOr<std::unique_ptr<Transport>> MakeCurlTransport(TransportOptions options);
 
 }  // namespace orderquery::payment::http
 
