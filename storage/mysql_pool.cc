@@ -406,14 +406,33 @@ ConnectionPool::Stats ConnectionPool::GetStats() const {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-absl::Status RunInTransaction(ConnectionPool& pool, absl::FunctionRef<absl::Status(Connection&)> fn,
-                              const TransactionOptions& options) {
+namespace {
+
+// Runs `attempt` again after a backoff while it fails ABORTED (deadlock, lock wait timeout), up
+// to options.max_attempts; each retry is logged. Jitter keeps retrying deadlock victims from
+// colliding again in lockstep.
+absl::Status RetryAborted(const TransactionOptions& options,
+                          absl::FunctionRef<absl::Status()> attempt) {
   retry::BackoffPolicy policy;
   policy.max_attempts = std::max(1, options.max_attempts);
   policy.initial_backoff = options.initial_backoff;
   policy.max_backoff = std::max(options.initial_backoff, options.max_backoff);
-  // Jitter keeps retrying deadlock victims from colliding again in lockstep.
   policy.jitter = retry::Jitter::kEqual;
+  return retry::Retry(
+      retry::Backoff(policy), retry::Clock::Real(), absl::InfiniteFuture(), attempt,
+      [](const absl::Status& st) { return absl::IsAborted(st); },
+      [&](const retry::RetryEvent& e) {
+        log::Info("mysql.transaction_retry", {{"transaction", options.name},
+                                              {"attempt", e.attempt},
+                                              {"backoff_ms", absl::ToInt64Milliseconds(e.delay)},
+                                              {"error", e.status.message()}});
+      });
+}
+
+}  // namespace
+
+absl::Status RunInTransaction(ConnectionPool& pool, absl::FunctionRef<absl::Status(Connection&)> fn,
+                              const TransactionOptions& options) {
   // Dead idle sessions are found when START TRANSACTION fails; at most every pooled connection
   // can be dead at once (e.g. after a server restart), so that bounds the replacements.
   int stale_left = pool.options().pool_size + 1;
@@ -460,24 +479,11 @@ absl::Status RunInTransaction(ConnectionPool& pool, absl::FunctionRef<absl::Stat
     }
   };
   // Only ABORTED (deadlock, lock wait timeout) reruns the transaction.
-  return retry::Retry(
-      retry::Backoff(policy), retry::Clock::Real(), absl::InfiniteFuture(), attempt,
-      [](const absl::Status& st) { return absl::IsAborted(st); },
-      [&](const retry::RetryEvent& e) {
-        log::Info("mysql.transaction_retry", {{"transaction", options.name},
-                                              {"attempt", e.attempt},
-                                              {"backoff_ms", absl::ToInt64Milliseconds(e.delay)},
-                                              {"error", e.status.message()}});
-      });
+  return RetryAborted(options, attempt);
 }
 
 absl::Status RunAtomicCommand(ConnectionPool& pool, absl::FunctionRef<absl::Status(Connection&)> fn,
                               const TransactionOptions& options) {
-  retry::BackoffPolicy policy;
-  policy.max_attempts = std::max(1, options.max_attempts);
-  policy.initial_backoff = options.initial_backoff;
-  policy.max_backoff = std::max(options.initial_backoff, options.max_backoff);
-  policy.jitter = retry::Jitter::kEqual;
   const absl::Duration validate_after_idle =
       std::min(pool.options().validate_after_idle, absl::Seconds(1));
   auto attempt = [&]() -> absl::Status {
@@ -495,15 +501,7 @@ absl::Status RunAtomicCommand(ConnectionPool& pool, absl::FunctionRef<absl::Stat
     }
     return st;
   };
-  return retry::Retry(
-      retry::Backoff(policy), retry::Clock::Real(), absl::InfiniteFuture(), attempt,
-      [](const absl::Status& st) { return absl::IsAborted(st); },
-      [&](const retry::RetryEvent& e) {
-        log::Info("mysql.transaction_retry", {{"transaction", options.name},
-                                              {"attempt", e.attempt},
-                                              {"backoff_ms", absl::ToInt64Milliseconds(e.delay)},
-                                              {"error", e.status.message()}});
-      });
+  return RetryAborted(options, attempt);
 }
 
 absl::Status WithConnection(ConnectionPool& pool, absl::FunctionRef<absl::Status(Connection&)> fn,
