@@ -1,6 +1,6 @@
 #include "server/service/trade_order_service.h"
 
-#include "server/payment/tradeapi/convert.h"
+#include "server/service/trade_convert.h"
 #include "server/service/status.h"
 
 namespace orderquery::service {
@@ -33,7 +33,7 @@ grpc::ServerUnaryReactor* TradeOrderServiceImpl::GetTradeOrder(grpc::CallbackSer
     }
     resp->set_code(0);
     resp->set_msg("success");
-    *resp->mutable_data() = payment::tradeapi::ToProto(result->order);
+    *resp->mutable_data() = ToProto(result->order);
     m->Record(started, grpc::StatusCode::OK);
     reactor->Finish(grpc::Status::OK);
   });

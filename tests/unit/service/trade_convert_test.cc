@@ -1,14 +1,14 @@
-// TradeOrderRecord <-> orderquery.v1.TradeOrder.
-#include "server/payment/tradeapi/convert.h"
+// TradeOrderRecord <-> orderquery.v1.TradeOrder (server/service/trade_convert.h).
+#include "server/service/trade_convert.h"
 
 #include "gtest/gtest.h"
 #include "tests/unit/tradeapi/seed_example.h"
 
-namespace orderquery::payment::tradeapi {
+namespace orderquery::service {
 namespace {
 
-using seed001::RecordDiff;
-using seed001::SeedExampleRecord;
+using payment::tradeapi::seed001::RecordDiff;
+using payment::tradeapi::seed001::SeedExampleRecord;
 
 TEST(MerchantConvertTest, SeedExampleToProto) {
   const v1::TradeOrder o = ToProto(SeedExampleRecord());
@@ -69,4 +69,4 @@ TEST(MerchantConvertTest, FromProtoRefusesWhatTheDecoderWould) {
 }
 
 }  // namespace
-}  // namespace orderquery::payment::tradeapi
+}  // namespace orderquery::service

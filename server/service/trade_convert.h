@@ -1,14 +1,15 @@
-// TradeOrderRecord (what storage keeps) <-> orderquery.v1.TradeOrder (what the API answers).
+// TradeOrderRecord (what storage keeps) <-> orderquery.v1.TradeOrder (what the API answers): the
+// proto mapping is the service layer's, not the provider's.
 // Times become RFC 3339 in UTC (`Z`); unset times are empty strings.
-#ifndef ORDERQUERY_SERVER_PAYMENT_TRADEAPI_CONVERT_H_
-#define ORDERQUERY_SERVER_PAYMENT_TRADEAPI_CONVERT_H_
+#ifndef ORDERQUERY_SERVER_SERVICE_TRADE_CONVERT_H_
+#define ORDERQUERY_SERVER_SERVICE_TRADE_CONVERT_H_
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "orderquery/v1/trade.pb.h"
 #include "server/domain/snapshots.h"
 
-namespace orderquery::payment::tradeapi {
+namespace orderquery::service {
 
 orderquery::v1::TradeOrder ToProto(const domain::TradeOrderRecord& r);
 
@@ -17,6 +18,6 @@ orderquery::v1::TradeOrder ToProto(const domain::TradeOrderRecord& r);
 absl::StatusOr<domain::TradeOrderRecord> FromProto(const orderquery::v1::TradeOrder& o,
                                                    absl::string_view merchant);
 
-}  // namespace orderquery::payment::tradeapi
+}  // namespace orderquery::service
 
-#endif  // ORDERQUERY_SERVER_PAYMENT_TRADEAPI_CONVERT_H_
+#endif  // ORDERQUERY_SERVER_SERVICE_TRADE_CONVERT_H_

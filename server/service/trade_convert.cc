@@ -1,16 +1,16 @@
-#include "server/payment/tradeapi/convert.h"
+#include "server/service/trade_convert.h"
 
 #include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "server/payment/tradeapi/decoder.h"
+#include "absl/time/time.h"
 
-namespace orderquery::payment::tradeapi {
+namespace orderquery::service {
 namespace {
 
 std::string TimeText(const std::optional<absl::Time>& t) {
-  return t ? FormatRfc3339Utc(*t) : std::string();
+  return t ? absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", *t, absl::UTCTimeZone()) : std::string();
 }
 
 absl::Status ReadTime(const std::string& text, absl::string_view field,
@@ -139,4 +139,4 @@ absl::StatusOr<domain::TradeOrderRecord> FromProto(const orderquery::v1::TradeOr
   return r;
 }
 
-}  // namespace orderquery::payment::tradeapi
+}  // namespace orderquery::service
