@@ -1,7 +1,7 @@
 #include "server/service/trade_order_service.h"
 
-#include "server/service/trade_convert.h"
 #include "server/service/status.h"
+#include "server/service/trade_convert.h"
 
 namespace orderquery::service {
 
