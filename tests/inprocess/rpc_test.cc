@@ -15,14 +15,17 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "orderquery/v1/service.grpc.pb.h"
 #include "server/app.h"
 #include "server/domain/recharge_policy.h"
+#include "server/payment/wechat/model.h"
 #include "server/payment/wechat/provider.h"
 #include "server/service/auth.h"
 #include "server/service/order_query_service.h"
@@ -689,10 +692,25 @@ TEST_F(InProcessRpcTest, SuccessfulAndUnknownAnswersLogNoUpstreamFailure) {
 // ----- the vehicle answer's mapping: WeChat's reply -> domain (wechat provider) -> API (service)
 
 TEST(InProcessVehicleMappingTest, Seed002ReplyMapsThroughTheDomainFieldForField) {
-  absl::StatusOr<v1::VehicleTransaction> decoded =
-      payment::wechat::DecodeVehicleTransaction(fakes::kSeed002VehicleReply);
+  // The reference: protobuf's own JSON reading of the reply (the API message uses WeChat's field
+  // and enum names), against the wechat decoder's domain value mapped by the service layer.
+  auto api_json = [](absl::string_view body) -> absl::StatusOr<v1::VehicleTransaction> {
+    v1::VehicleTransaction m;
+    const auto s = google::protobuf::util::JsonStringToMessage(std::string(body), &m);
+    if (!s.ok()) return absl::InvalidArgumentError(s.ToString());
+    return m;
+  };
+  auto with = [](const std::string& from, const std::string& to) {
+    const std::string body = fakes::kSeed002VehicleReply;
+    EXPECT_TRUE(absl::StrContains(body, from)) << from;
+    return absl::StrReplaceAll(body, {{from, to}});
+  };
+  absl::StatusOr<v1::VehicleTransaction> decoded = api_json(fakes::kSeed002VehicleReply);
   ASSERT_TRUE(decoded.ok()) << decoded.status();
-  const domain::VehicleTransaction tx = payment::wechat::ToDomain(*decoded);
+  absl::StatusOr<domain::VehicleTransaction> read =
+      payment::wechat::DecodeVehicleTransaction(fakes::kSeed002VehicleReply);
+  ASSERT_TRUE(read.ok()) << read.status();
+  const domain::VehicleTransaction tx = *read;
   EXPECT_EQ(tx.trade_state, domain::VehicleTradeState::kSuccess);
   ASSERT_TRUE(tx.amount.has_value());
   EXPECT_EQ(tx.amount->total_fen, 888);
@@ -705,22 +723,41 @@ TEST(InProcessVehicleMappingTest, Seed002ReplyMapsThroughTheDomainFieldForField)
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(back, *decoded))
       << back.DebugString();
 
-  // Absent parts stay absent, and every state and plate colour maps back to itself.
+  // Absent parts stay absent, and every state and plate colour WeChat names reads and maps back
+  // to itself.
   decoded->clear_parking_info();
   decoded->clear_payer();
   decoded->clear_promotion_detail();
+  domain::VehicleTransaction bare = tx;
+  bare.parking_info.reset();
+  bare.payer.reset();
+  bare.promotion_detail.clear();
   for (int state = 0; state <= v1::VehicleTransaction::REFUND; ++state) {
     decoded->set_trade_state(static_cast<v1::VehicleTransaction::TradeState>(state));
+    read = payment::wechat::DecodeVehicleTransaction(
+        with("\"trade_state\" : \"SUCCESS\"",
+             absl::StrCat("\"trade_state\" : \"",
+                          v1::VehicleTransaction::TradeState_Name(decoded->trade_state()), "\"")));
+    ASSERT_TRUE(read.ok()) << read.status();
+    bare.trade_state = read->trade_state;
     v1::VehicleTransaction again;
-    service::FillVehicleResponse(payment::wechat::ToDomain(*decoded), &again);
+    service::FillVehicleResponse(bare, &again);
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again, *decoded))
         << again.DebugString();
   }
   for (int color = 0; color <= v1::ParkingInfo::LIMEGREEN; ++color) {
     decoded->mutable_parking_info()->set_plate_color(
         static_cast<v1::ParkingInfo::PlateColor>(color));
+    read = payment::wechat::DecodeVehicleTransaction(
+        with("\"plate_color\" : \"BLUE\"",
+             absl::StrCat("\"plate_color\" : \"",
+                          v1::ParkingInfo::PlateColor_Name(decoded->parking_info().plate_color()),
+                          "\"")));
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_TRUE(read->parking_info.has_value());
+    bare.parking_info.emplace().plate_color = read->parking_info->plate_color;
     v1::VehicleTransaction again;
-    service::FillVehicleResponse(payment::wechat::ToDomain(*decoded), &again);
+    service::FillVehicleResponse(bare, &again);
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again, *decoded))
         << again.DebugString();
   }

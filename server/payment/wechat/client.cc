@@ -243,21 +243,20 @@ void HttpWechatPayClient::QueryVehicleTransaction(const MerchantConfig& merchant
           done(reply.status());
           return;
         }
-        absl::StatusOr<orderquery::v1::VehicleTransaction> t =
-            DecodeVehicleTransaction(reply->body);
+        absl::StatusOr<domain::VehicleTransaction> t = DecodeVehicleTransaction(reply->body);
         if (!t.ok()) {  // logged once, by the port's logging decorator
           done(FromUnreadableReply(t.status(), reply->status));
           return;
         }
         std::string wrong;
-        if (t->out_trade_no() != asked) {
-          wrong = absl::StrCat("reply is about order \"", internal::Printable(t->out_trade_no()),
+        if (t->out_trade_no != asked) {
+          wrong = absl::StrCat("reply is about order \"", internal::Printable(t->out_trade_no),
                                "\", not \"", asked, "\"");
-        } else if (t->sub_mchid() != sub) {
-          wrong = absl::StrCat("reply is for sub_mchid \"", internal::Printable(t->sub_mchid()),
+        } else if (t->sub_mchid != sub) {
+          wrong = absl::StrCat("reply is for sub_mchid \"", internal::Printable(t->sub_mchid),
                                "\", not \"", sub, "\"");
-        } else if (t->sp_mchid() != sp) {
-          wrong = absl::StrCat("reply is for sp_mchid \"", internal::Printable(t->sp_mchid()),
+        } else if (t->sp_mchid != sp) {
+          wrong = absl::StrCat("reply is for sp_mchid \"", internal::Printable(t->sp_mchid),
                                "\", not \"", sp, "\"");
         }
         if (!wrong.empty()) {

@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "orderquery/v1/vehicle.pb.h"
+#include "server/domain/vehicle.h"
 #include "server/payment/http/transport.h"
 #include "server/payment/wechat/merchant.h"
 #include "server/payment/wechat/model.h"
@@ -18,7 +18,7 @@
 namespace orderquery::payment::wechat {
 
 struct VehicleResult {
-  orderquery::v1::VehicleTransaction transaction;
+  domain::VehicleTransaction transaction;
   std::string body;  // the verified reply body exactly as received (for snapshots/audit)
 };
 

@@ -13,7 +13,6 @@ namespace orderquery::payment::wechat {
 namespace {
 
 using nlohmann::json;
-namespace v1 = ::orderquery::v1;
 
 // Query replies are a few kilobytes; a megabyte is already absurd.
 constexpr size_t kMaxBody = 1 << 20;
@@ -133,6 +132,30 @@ absl::StatusOr<json> ParseObject(absl::string_view body) {
   return j;
 }
 
+// Seed 002's trade_state; anything else (a state WeChat adds later) is kUnspecified.
+domain::VehicleTradeState VehicleTradeStateOf(absl::string_view name) {
+  using domain::VehicleTradeState;
+  for (VehicleTradeState s : {VehicleTradeState::kSuccess, VehicleTradeState::kAccepted,
+                              VehicleTradeState::kPayFail, VehicleTradeState::kRefund}) {
+    if (domain::VehicleTradeStateName(s) == name) return s;
+  }
+  return VehicleTradeState::kUnspecified;
+}
+
+// Seed 002's parking_info.plate_color (exact, upper case); anything else is kUnspecified.
+domain::PlateColor PlateColorOf(absl::string_view name) {
+  using domain::PlateColor;
+  static constexpr std::pair<absl::string_view, PlateColor> kColors[] = {
+      {"BLUE", PlateColor::kBlue},     {"GREEN", PlateColor::kGreen},
+      {"YELLOW", PlateColor::kYellow}, {"BLACK", PlateColor::kBlack},
+      {"WHITE", PlateColor::kWhite},   {"LIMEGREEN", PlateColor::kLimeGreen},
+  };
+  for (const auto& [text, color] : kColors) {
+    if (text == name) return color;
+  }
+  return PlateColor::kUnspecified;
+}
+
 }  // namespace
 
 TradeState ParseTradeState(absl::string_view name) {
@@ -223,64 +246,57 @@ absl::StatusOr<Transaction> DecodeTransaction(absl::string_view body, ApiMode mo
   return t;
 }
 
-absl::StatusOr<v1::VehicleTransaction> DecodeVehicleTransaction(absl::string_view body) {
+absl::StatusOr<domain::VehicleTransaction> DecodeVehicleTransaction(absl::string_view body) {
   absl::StatusOr<json> parsed = ParseObject(body);
   if (!parsed.ok()) return parsed.status();
   absl::Status error;
   Reader r(&*parsed, "", &error);
 
-  v1::VehicleTransaction out;
-  out.set_appid(r.Str("appid", Need::kRequired));
-  out.set_sub_appid(r.Str("sub_appid", Need::kOptional));
-  out.set_sp_mchid(r.Str("sp_mchid", Need::kRequired));
-  out.set_sub_mchid(r.Str("sub_mchid", Need::kRequired));
-  out.set_description(r.Str("description", Need::kOptional));
-  out.set_create_time(r.Time("create_time", Need::kOptional));
-  out.set_out_trade_no(r.Str("out_trade_no", Need::kRequired));
-  out.set_transaction_id(r.Str("transaction_id", Need::kOptional));
-  v1::VehicleTransaction::TradeState state = v1::VehicleTransaction::TRADE_STATE_UNSPECIFIED;
-  // A state WeChat adds later stays UNSPECIFIED rather than failing the whole reply.
-  if (!v1::VehicleTransaction::TradeState_Parse(r.Str("trade_state", Need::kRequired), &state)) {
-    state = v1::VehicleTransaction::TRADE_STATE_UNSPECIFIED;
-  }
-  out.set_trade_state(state);
-  out.set_trade_state_description(r.Str("trade_state_description", Need::kOptional));
-  out.set_success_time(r.Time("success_time", Need::kOptional));
-  out.set_bank_type(r.Str("bank_type", Need::kOptional));
-  out.set_user_repaid(r.Str("user_repaid", Need::kOptional));
-  out.set_attach(r.Str("attach", Need::kOptional));
-  out.set_trade_scene(r.Str("trade_scene", Need::kOptional));
+  domain::VehicleTransaction out;
+  out.appid = r.Str("appid", Need::kRequired);
+  out.sub_appid = r.Str("sub_appid", Need::kOptional);
+  out.sp_mchid = r.Str("sp_mchid", Need::kRequired);
+  out.sub_mchid = r.Str("sub_mchid", Need::kRequired);
+  out.description = r.Str("description", Need::kOptional);
+  out.create_time = r.Time("create_time", Need::kOptional);
+  out.out_trade_no = r.Str("out_trade_no", Need::kRequired);
+  out.transaction_id = r.Str("transaction_id", Need::kOptional);
+  // A state WeChat adds later stays kUnspecified rather than failing the whole reply.
+  out.trade_state = VehicleTradeStateOf(r.Str("trade_state", Need::kRequired));
+  out.trade_state_description = r.Str("trade_state_description", Need::kOptional);
+  out.success_time = r.Time("success_time", Need::kOptional);
+  out.bank_type = r.Str("bank_type", Need::kOptional);
+  out.user_repaid = r.Str("user_repaid", Need::kOptional);
+  out.attach = r.Str("attach", Need::kOptional);
+  out.trade_scene = r.Str("trade_scene", Need::kOptional);
 
   if (const json* info = r.Obj("parking_info", Need::kOptional)) {
     Reader p(info, "parking_info", &error);
-    v1::ParkingInfo* pi = out.mutable_parking_info();
-    pi->set_parking_id(p.Str("parking_id", Need::kOptional));
-    pi->set_plate_number(p.Str("plate_number", Need::kOptional));
-    v1::ParkingInfo::PlateColor color = v1::ParkingInfo::PLATE_COLOR_UNSPECIFIED;
-    if (!v1::ParkingInfo::PlateColor_Parse(p.Str("plate_color", Need::kOptional), &color)) {
-      color = v1::ParkingInfo::PLATE_COLOR_UNSPECIFIED;
-    }
-    pi->set_plate_color(color);
-    pi->set_start_time(p.Time("start_time", Need::kOptional));
-    pi->set_end_time(p.Time("end_time", Need::kOptional));
-    pi->set_parking_name(p.Str("parking_name", Need::kOptional));
-    pi->set_charging_duration(p.Int("charging_duration", Need::kOptional).value_or(0));
-    pi->set_device_id(p.Str("device_id", Need::kOptional));
+    domain::ParkingInfo& pi = out.parking_info.emplace();
+    pi.parking_id = p.Str("parking_id", Need::kOptional);
+    pi.plate_number = p.Str("plate_number", Need::kOptional);
+    pi.plate_color = PlateColorOf(p.Str("plate_color", Need::kOptional));
+    pi.start_time = p.Time("start_time", Need::kOptional);
+    pi.end_time = p.Time("end_time", Need::kOptional);
+    pi.parking_name = p.Str("parking_name", Need::kOptional);
+    pi.charging_duration_seconds = p.Int("charging_duration", Need::kOptional).value_or(0);
+    pi.device_id = p.Str("device_id", Need::kOptional);
   }
 
   if (const json* payer = r.Obj("payer", Need::kOptional)) {
     Reader p(payer, "payer", &error);
-    out.mutable_payer()->set_openid(p.Str("openid", Need::kOptional));
-    out.mutable_payer()->set_sub_openid(p.Str("sub_openid", Need::kOptional));
+    domain::VehiclePayer& who = out.payer.emplace();
+    who.openid = p.Str("openid", Need::kOptional);
+    who.sub_openid = p.Str("sub_openid", Need::kOptional);
   }
 
   if (const json* amount = r.Obj("amount", Need::kRequired)) {
     Reader a(amount, "amount", &error);
-    v1::OrderAmount* m = out.mutable_amount();
-    m->set_total(a.Int("total", Need::kRequired).value_or(0));
-    m->set_currency(a.Str("currency", Need::kOptional));
-    m->set_payer_total(a.Int("payer_total", Need::kOptional).value_or(0));
-    m->set_discount_total(a.Int("discount_total", Need::kOptional).value_or(0));
+    domain::VehicleAmount& m = out.amount.emplace();
+    m.total_fen = a.Int("total", Need::kRequired).value_or(0);
+    m.currency = a.Str("currency", Need::kOptional);
+    m.payer_total_fen = a.Int("payer_total", Need::kOptional).value_or(0);
+    m.discount_total_fen = a.Int("discount_total", Need::kOptional).value_or(0);
   }
 
   if (const json* promotions = r.Arr("promotion_detail", Need::kOptional)) {
@@ -293,17 +309,17 @@ absl::StatusOr<v1::VehicleTransaction> DecodeVehicleTransaction(absl::string_vie
         break;
       }
       Reader p(&item, path, &error);
-      v1::PromotionDetail* d = out.add_promotion_detail();
-      d->set_coupon_id(p.Str("coupon_id", Need::kOptional));
-      d->set_name(p.Str("name", Need::kOptional));
-      d->set_scope(p.Str("scope", Need::kOptional));
-      d->set_type(p.Str("type", Need::kOptional));
-      d->set_stock_id(p.Str("stock_id", Need::kOptional));
-      d->set_amount(p.Int("amount", Need::kRequired).value_or(0));
-      d->set_wechatpay_contribute(p.Int("wechatpay_contribute", Need::kOptional).value_or(0));
-      d->set_merchant_contribute(p.Int("merchant_contribute", Need::kOptional).value_or(0));
-      d->set_other_contribute(p.Int("other_contribute", Need::kOptional).value_or(0));
-      d->set_currency(p.Str("currency", Need::kOptional));
+      domain::VehiclePromotion& d = out.promotion_detail.emplace_back();
+      d.coupon_id = p.Str("coupon_id", Need::kOptional);
+      d.name = p.Str("name", Need::kOptional);
+      d.scope = p.Str("scope", Need::kOptional);
+      d.type = p.Str("type", Need::kOptional);
+      d.stock_id = p.Str("stock_id", Need::kOptional);
+      d.amount_fen = p.Int("amount", Need::kRequired).value_or(0);
+      d.wechatpay_contribute_fen = p.Int("wechatpay_contribute", Need::kOptional).value_or(0);
+      d.merchant_contribute_fen = p.Int("merchant_contribute", Need::kOptional).value_or(0);
+      d.other_contribute_fen = p.Int("other_contribute", Need::kOptional).value_or(0);
+      d.currency = p.Str("currency", Need::kOptional);
     }
   }
   if (!error.ok()) return error;

@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "orderquery/v1/vehicle.pb.h"
+#include "server/domain/vehicle.h"
 
 namespace orderquery::payment::wechat {
 
@@ -82,11 +82,11 @@ struct Transaction {
 // amount.total. INVALID_ARGUMENT naming the field otherwise.
 absl::StatusOr<Transaction> DecodeTransaction(absl::string_view body, ApiMode mode);
 
-// Decodes the parking reply (seed 002) into every field of VehicleTransaction. Required:
-// appid, sp_mchid, sub_mchid, out_trade_no, trade_state, amount.total, and inside present
-// objects: parking_info.plate_color is an enum, promotion_detail[].amount an integer. Unknown
-// enum strings (a new trade state or plate colour) decode to *_UNSPECIFIED, not an error.
-absl::StatusOr<orderquery::v1::VehicleTransaction> DecodeVehicleTransaction(absl::string_view body);
+// Decodes the parking reply (seed 002) into every field of domain::VehicleTransaction.
+// Required: appid, sp_mchid, sub_mchid, out_trade_no, trade_state, amount.total, and inside
+// present objects: promotion_detail[].amount is an integer. Unknown enum strings (a new trade
+// state or plate colour) decode to kUnspecified, not an error.
+absl::StatusOr<domain::VehicleTransaction> DecodeVehicleTransaction(absl::string_view body);
 
 }  // namespace orderquery::payment::wechat
 

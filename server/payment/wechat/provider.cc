@@ -75,102 +75,6 @@ domain::UpstreamTransaction ToUpstream(const Transaction& tx, absl::string_view 
 
 namespace {
 
-domain::VehicleTradeState VehicleStateOf(v1::VehicleTransaction::TradeState s) {
-  using domain::VehicleTradeState;
-  switch (s) {
-    case v1::VehicleTransaction::SUCCESS:
-      return VehicleTradeState::kSuccess;
-    case v1::VehicleTransaction::ACCEPTED:
-      return VehicleTradeState::kAccepted;
-    case v1::VehicleTransaction::PAY_FAIL:
-      return VehicleTradeState::kPayFail;
-    case v1::VehicleTransaction::REFUND:
-      return VehicleTradeState::kRefund;
-    default:
-      return VehicleTradeState::kUnspecified;
-  }
-}
-
-domain::PlateColor PlateColorOf(v1::ParkingInfo::PlateColor c) {
-  using domain::PlateColor;
-  switch (c) {
-    case v1::ParkingInfo::BLUE:
-      return PlateColor::kBlue;
-    case v1::ParkingInfo::GREEN:
-      return PlateColor::kGreen;
-    case v1::ParkingInfo::YELLOW:
-      return PlateColor::kYellow;
-    case v1::ParkingInfo::BLACK:
-      return PlateColor::kBlack;
-    case v1::ParkingInfo::WHITE:
-      return PlateColor::kWhite;
-    case v1::ParkingInfo::LIMEGREEN:
-      return PlateColor::kLimeGreen;
-    default:
-      return PlateColor::kUnspecified;
-  }
-}
-
-}  // namespace
-
-domain::VehicleTransaction ToDomain(const v1::VehicleTransaction& tx) {
-  domain::VehicleTransaction out;
-  out.appid = tx.appid();
-  out.sub_appid = tx.sub_appid();
-  out.sp_mchid = tx.sp_mchid();
-  out.sub_mchid = tx.sub_mchid();
-  out.description = tx.description();
-  out.create_time = tx.create_time();
-  out.out_trade_no = tx.out_trade_no();
-  out.transaction_id = tx.transaction_id();
-  out.trade_state = VehicleStateOf(tx.trade_state());
-  out.trade_state_description = tx.trade_state_description();
-  out.success_time = tx.success_time();
-  out.bank_type = tx.bank_type();
-  out.user_repaid = tx.user_repaid();
-  out.attach = tx.attach();
-  out.trade_scene = tx.trade_scene();
-  if (tx.has_parking_info()) {
-    const v1::ParkingInfo& p = tx.parking_info();
-    domain::ParkingInfo& info = out.parking_info.emplace();
-    info.parking_id = p.parking_id();
-    info.plate_number = p.plate_number();
-    info.plate_color = PlateColorOf(p.plate_color());
-    info.start_time = p.start_time();
-    info.end_time = p.end_time();
-    info.parking_name = p.parking_name();
-    info.charging_duration_seconds = p.charging_duration();
-    info.device_id = p.device_id();
-  }
-  if (tx.has_payer()) {
-    out.payer = domain::VehiclePayer{tx.payer().openid(), tx.payer().sub_openid()};
-  }
-  if (tx.has_amount()) {
-    const v1::OrderAmount& a = tx.amount();
-    domain::VehicleAmount& amount = out.amount.emplace();
-    amount.total_fen = a.total();
-    amount.currency = a.currency();
-    amount.payer_total_fen = a.payer_total();
-    amount.discount_total_fen = a.discount_total();
-  }
-  for (const v1::PromotionDetail& d : tx.promotion_detail()) {
-    domain::VehiclePromotion& p = out.promotion_detail.emplace_back();
-    p.coupon_id = d.coupon_id();
-    p.name = d.name();
-    p.scope = d.scope();
-    p.type = d.type();
-    p.stock_id = d.stock_id();
-    p.amount_fen = d.amount();
-    p.wechatpay_contribute_fen = d.wechatpay_contribute();
-    p.merchant_contribute_fen = d.merchant_contribute();
-    p.other_contribute_fen = d.other_contribute();
-    p.currency = d.currency();
-  }
-  return out;
-}
-
-namespace {
-
 // A reply that failed verification, counted by why (the status carries the reason).
 void CountUnverified(metrics::CounterFamily* failures, const absl::Status& status) {
   if (failures == nullptr) return;
@@ -318,14 +222,12 @@ void VehiclePort::Query(const std::string& out_trade_no, const std::string& sub_
           CountUnverified(failures, r.status());
           return done(r.status());
         }
-        done(usecase::VehicleAnswer{ToDomain(r->transaction), std::move(r->body)});
+        done(usecase::VehicleAnswer{std::move(r->transaction), std::move(r->body)});
       });
 }
 
 absl::StatusOr<domain::VehicleTransaction> VehiclePort::Decode(const std::string& body_json) const {
-  absl::StatusOr<v1::VehicleTransaction> tx = DecodeVehicleTransaction(body_json);
-  if (!tx.ok()) return tx.status();
-  return ToDomain(*tx);
+  return DecodeVehicleTransaction(body_json);
 }
 
 absl::StatusOr<std::vector<MerchantConfig>> LoadMerchants(const Settings& settings) {

@@ -21,10 +21,6 @@ void RegisterProvider(Registry& registry);
 // may be the provider's (sp_appid) or the sub-merchant's (sub_appid): `user_appid` picks.
 domain::UpstreamTransaction ToUpstream(const Transaction& tx, absl::string_view user_appid);
 
-// The parking transaction the decoder read (model.h), in the domain's types (usecase/ports.h):
-// every field, a submessage's absence kept.
-domain::VehicleTransaction ToDomain(const v1::VehicleTransaction& tx);
-
 }  // namespace orderquery::payment::wechat
 
 #endif  // ORDERQUERY_SERVER_PAYMENT_WECHAT_PROVIDER_H_

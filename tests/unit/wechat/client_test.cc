@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/payment/wechat/errors.h"
 #include "server/payment/wechat/signer.h"
+#include "server/service/vehicle_convert.h"
 #include "tests/fakes/wechat_signing.h"
 #include "tests/unit/wechat/test_util.h"
 
@@ -179,7 +180,12 @@ TEST_F(ClientTest, VerifiedVehicleReplyIsDecoded) {
   transport_.Reply(SignedReply(200, kVehicleBody));
   ASSERT_EQ(vehicle_calls_, 1);
   ASSERT_TRUE(vehicle_->ok()) << vehicle_->status();
-  const VehicleResult& r = **vehicle_;
+  const VehicleResult& result = **vehicle_;
+  // The API's view of it: the decoded transaction through the service layer's mapping.
+  const struct {
+    std::string body;
+    orderquery::v1::VehicleTransaction transaction;
+  } r{result.body, service::ToProto(result.transaction)};
   EXPECT_EQ(r.body, kVehicleBody);
   EXPECT_EQ(r.transaction.out_trade_no(), "20150806125346");
   EXPECT_EQ(r.transaction.trade_state(), orderquery::v1::VehicleTransaction::SUCCESS);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/service/vehicle_convert.h"
 #include "tests/fakes/seed_examples.h"
 
 namespace orderquery::payment::wechat {
@@ -22,8 +23,16 @@ std::string Replace(const std::string& text, const std::string& from, const std:
   return absl::StrReplaceAll(text, {{from, to}});
 }
 
+// The reply as the API answers it: this decoder, then the service layer's mapping (the same
+// function the RPC uses), so the proto assertions below check both together.
+absl::StatusOr<VehicleTransaction> DecodeToApi(absl::string_view body) {
+  absl::StatusOr<domain::VehicleTransaction> t = DecodeVehicleTransaction(body);
+  if (!t.ok()) return t.status();
+  return service::ToProto(*t);
+}
+
 TEST(DecodeVehicleTest, SeedExampleFieldForField) {
-  absl::StatusOr<VehicleTransaction> t = DecodeVehicleTransaction(kSeedVehicleReply);
+  absl::StatusOr<VehicleTransaction> t = DecodeToApi(kSeedVehicleReply);
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->appid(), "wxcbda96de0b165486");
   EXPECT_EQ(t->sub_appid(), "wxcbda96de0b165489");
@@ -86,8 +95,8 @@ TEST(DecodeVehicleTest, EveryTradeStateAndPlateColour) {
   };
   for (const auto& [name, want] : states) {
     absl::StatusOr<VehicleTransaction> t =
-        DecodeVehicleTransaction(Replace(kSeedVehicleReply, "\"trade_state\" : \"SUCCESS\"",
-                                         std::string("\"trade_state\" : \"") + name + "\""));
+        DecodeToApi(Replace(kSeedVehicleReply, "\"trade_state\" : \"SUCCESS\"",
+                            std::string("\"trade_state\" : \"") + name + "\""));
     ASSERT_TRUE(t.ok()) << t.status();
     EXPECT_EQ(t->trade_state(), want) << name;
   }
@@ -103,8 +112,8 @@ TEST(DecodeVehicleTest, EveryTradeStateAndPlateColour) {
   };
   for (const auto& [name, want] : colours) {
     absl::StatusOr<VehicleTransaction> t =
-        DecodeVehicleTransaction(Replace(kSeedVehicleReply, "\"plate_color\" : \"BLUE\"",
-                                         std::string("\"plate_color\" : \"") + name + "\""));
+        DecodeToApi(Replace(kSeedVehicleReply, "\"plate_color\" : \"BLUE\"",
+                            std::string("\"plate_color\" : \"") + name + "\""));
     ASSERT_TRUE(t.ok()) << t.status();
     EXPECT_EQ(t->parking_info().plate_color(), want) << name;
   }
@@ -113,7 +122,7 @@ TEST(DecodeVehicleTest, EveryTradeStateAndPlateColour) {
 TEST(DecodeVehicleTest, OptionalPartsMayBeAbsent) {
   const std::string minimal = R"({"appid":"wx1","sp_mchid":"1230000109","sub_mchid":"1900000109",
     "out_trade_no":"A1","trade_state":"ACCEPTED","amount":{"total":1}})";
-  absl::StatusOr<VehicleTransaction> t = DecodeVehicleTransaction(minimal);
+  absl::StatusOr<VehicleTransaction> t = DecodeToApi(minimal);
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_FALSE(t->has_parking_info());
   EXPECT_FALSE(t->has_payer());
@@ -174,7 +183,7 @@ TEST(DecodeVehicleTest, RejectsWhatWeCannotTrust) {
        "promotion_detail[0] must be an object"},
   };
   for (const Case& c : cases) {
-    absl::StatusOr<VehicleTransaction> t = DecodeVehicleTransaction(c.body);
+    absl::StatusOr<VehicleTransaction> t = DecodeToApi(c.body);
     ASSERT_FALSE(t.ok()) << c.why;
     EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(t.status().message()), HasSubstr(c.why));
