@@ -106,15 +106,22 @@ absl::Status OrderNotFound(absl::string_view order_no) {
   return absl::NotFoundError(absl::StrCat("recharge order '", order_no, "' not found"));
 }
 
+// Binds a query-log row's seven values (user_id, appid, order_no, trade_state, error_code,
+// error_message, latency_ms) from parameter `first` on, cut to their columns: the INSERT's and
+// the procedure's parameters alike.
+void BindQueryLog(sql::PreparedStatement& s, int first, const domain::QueryLogEntry& entry) {
+  BindOptionalInt64(s, first, entry.user_id);
+  BindString(s, first + 1, TruncateUtf8(entry.appid, kQueryLogAppidMax));
+  BindString(s, first + 2, TruncateUtf8(entry.order_no, kQueryLogOrderNoMax));
+  BindString(s, first + 3, TruncateUtf8(entry.trade_state, kQueryLogTradeStateMax));
+  BindString(s, first + 4, TruncateUtf8(entry.error_code, kQueryLogErrorCodeMax));
+  BindString(s, first + 5, TruncateUtf8(entry.error_message, kQueryLogErrorMessageMax));
+  s.setInt64(first + 6, entry.latency_ms);
+}
+
 void InsertQueryLog(Connection& c, const domain::QueryLogEntry& entry) {
   sql::PreparedStatement& ins = c.Prepare(kInsertQueryLog);
-  BindOptionalInt64(ins, 1, entry.user_id);
-  BindString(ins, 2, TruncateUtf8(entry.appid, kQueryLogAppidMax));
-  BindString(ins, 3, TruncateUtf8(entry.order_no, kQueryLogOrderNoMax));
-  BindString(ins, 4, TruncateUtf8(entry.trade_state, kQueryLogTradeStateMax));
-  BindString(ins, 5, TruncateUtf8(entry.error_code, kQueryLogErrorCodeMax));
-  BindString(ins, 6, TruncateUtf8(entry.error_message, kQueryLogErrorMessageMax));
-  ins.setInt64(7, entry.latency_ms);
+  BindQueryLog(ins, 1, entry);
   ins.executeUpdate();
 }
 
@@ -176,13 +183,7 @@ absl::StatusOr<std::optional<domain::ApplyResult>> RecordUnchangedInOneCall(
           const domain::QueryLogEntry empty;
           const domain::QueryLogEntry& log = outcome.query_log ? *outcome.query_log : empty;
           call.setInt(6, outcome.query_log ? 1 : 0);
-          BindOptionalInt64(call, 7, log.user_id);
-          BindString(call, 8, TruncateUtf8(log.appid, kQueryLogAppidMax));
-          BindString(call, 9, TruncateUtf8(log.order_no, kQueryLogOrderNoMax));
-          BindString(call, 10, TruncateUtf8(log.trade_state, kQueryLogTradeStateMax));
-          BindString(call, 11, TruncateUtf8(log.error_code, kQueryLogErrorCodeMax));
-          BindString(call, 12, TruncateUtf8(log.error_message, kQueryLogErrorMessageMax));
-          call.setInt64(13, log.latency_ms);
+          BindQueryLog(call, 7, log);
           internal::CallProcedure(call, [&](sql::ResultSet& rs) {
             if (!rs.next()) return;
             said = GetString(rs, 1);
