@@ -3,7 +3,6 @@
 // that fires deadlines when the test says, and fake upstreams that behave like the transport (a
 // request whose deadline has passed on the injected clock fails with DEADLINE_EXCEEDED).
 #include <future>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -12,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "server/usecase/trade_query.h"
 #include "server/usecase/vehicle_query.h"
+#include "tests/fakes/repositories.h"
 #include "tests/unit/usecase/fake_timer.h"
 
 namespace orderquery::usecase {
@@ -49,24 +49,6 @@ bool Eventually(Pred pred) {
   }
   return pred();
 }
-
-class FakeTradeRepo : public domain::TradeOrderRepository {
- public:
-  absl::Status Upsert(const domain::TradeOrderRecord& r) override {
-    std::lock_guard<std::mutex> l(mu);
-    rows[r.trade_order_id] = r;
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::optional<domain::TradeOrderRecord>> Get(absl::string_view,
-                                                              absl::string_view id) override {
-    std::lock_guard<std::mutex> l(mu);
-    auto it = rows.find(std::string(id));
-    if (it == rows.end()) return std::optional<domain::TradeOrderRecord>();
-    return std::optional<domain::TradeOrderRecord>(it->second);
-  }
-  std::mutex mu;
-  std::map<std::string, domain::TradeOrderRecord> rows;
-};
 
 // Holds requests until the test finishes them, at the fake clock's time.
 class FakeTradeClient : public TradeStatusProvider {
@@ -117,7 +99,7 @@ class FakeTradeClient : public TradeStatusProvider {
 
 TEST(CoalescedTradeDeadline, FollowerWithLongerDeadlineOutlivesTheLeaders) {
   FakeClock clock;
-  FakeTradeRepo repo;
+  fakes::InMemoryTradeOrderRepository repo;
   FakeTradeClient client(&clock);
   BlockingExecutor executor(2, 64);
   TradeQuery q(
@@ -159,7 +141,7 @@ TEST(CoalescedTradeDeadline, FollowerWithLongerDeadlineOutlivesTheLeaders) {
 
 TEST(CoalescedTradeDeadline, LeaderWithoutADeadlineDoesNotHoldAFollowerThroughItsRetries) {
   FakeClock clock;
-  FakeTradeRepo repo;
+  fakes::InMemoryTradeOrderRepository repo;
   FakeTradeClient client(&clock);
   BlockingExecutor executor(2, 64);
   TradeQuery q(
@@ -191,24 +173,6 @@ TEST(CoalescedTradeDeadline, LeaderWithoutADeadlineDoesNotHoldAFollowerThroughIt
   ASSERT_TRUE(l.ok()) << l.status();
   EXPECT_EQ(l->order.status, 2);
 }
-
-class FakeVehicleRepo : public domain::VehicleRepository {
- public:
-  absl::Status Upsert(const domain::VehicleSnapshot& s) override {
-    std::lock_guard<std::mutex> l(mu);
-    rows[s.out_trade_no] = s;
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::optional<domain::VehicleSnapshot>> Get(absl::string_view,
-                                                             absl::string_view no) override {
-    std::lock_guard<std::mutex> l(mu);
-    auto it = rows.find(std::string(no));
-    if (it == rows.end()) return std::optional<domain::VehicleSnapshot>();
-    return std::optional<domain::VehicleSnapshot>(it->second);
-  }
-  std::mutex mu;
-  std::map<std::string, domain::VehicleSnapshot> rows;
-};
 
 class FakeVehicleQuerier : public VehicleStatusProvider {
  public:
@@ -258,7 +222,7 @@ class FakeVehicleQuerier : public VehicleStatusProvider {
 
 TEST(CoalescedVehicleDeadline, FollowerWithLongerDeadlineOutlivesTheLeaders) {
   FakeClock clock;
-  FakeVehicleRepo repo;
+  fakes::InMemoryVehicleRepository repo;
   FakeVehicleQuerier upstream(&clock);
   BlockingExecutor executor(2, 64);
   VehicleQuery q(
