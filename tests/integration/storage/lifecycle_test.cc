@@ -31,6 +31,9 @@ namespace {
 using domain::RechargeState;
 using internal::BindString;
 using internal::Query;
+using storage_test::LockingReadsInProgress;
+using storage_test::RowLockHolder;
+using storage_test::WaitFor;
 
 // A fixed instant, so that schedule times are exact.
 absl::Time T0() {
@@ -38,15 +41,6 @@ absl::Time T0() {
 }
 
 // Polls `done` until it holds or `limit` passes (never sleep-and-hope).
-template <typename F>
-bool WaitFor(F done, absl::Duration limit = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + limit;
-  while (absl::Now() < deadline) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return done();
-}
 
 class LifecycleStorageTest : public storage_test::StorageTest {
  protected:
@@ -114,19 +108,6 @@ class LifecycleStorageTest : public storage_test::StorageTest {
   // row lock shows its statement, state "Statistics" or "Sending data", in the process list; the
   // holder meanwhile sleeps between statements). INNODB_TRX does not always list a waiter that
   // is still in the optimizer's const-row lookup, so it is not used.
-  int64_t LockingReadsInProgress() {
-    int64_t n = -1;
-    OQ_EXPECT_OK(WithConnection(db_->admin_pool(), [&](Connection& c) {
-      sql::PreparedStatement& q = c.Prepare(
-          "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ?"
-          " AND COMMAND IN ('Query', 'Execute') AND INFO LIKE '%FOR UPDATE%'");
-      BindString(q, 1, db_->name());
-      std::unique_ptr<sql::ResultSet> rs = Query(q);
-      n = rs->next() ? rs->getInt64(1) : -1;
-      return absl::OkStatus();
-    }));
-    return n;
-  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -141,38 +122,9 @@ TEST_F(LifecycleStorageTest, WriteBlockedOnTheRowLockWhileAnotherSessionRefundsI
   auto other = db_->NewPool(2, absl::Seconds(30));
   ASSERT_TRUE(other.ok()) << other.status();
 
-  std::atomic<bool> locked{false}, release{false}, writer_done{false};
-  absl::Status holder_status = absl::UnknownError("not run");
-  std::thread holder([&] {
-    TransactionOptions once;
-    once.name = "test holder";
-    once.max_attempts = 1;
-    holder_status = RunInTransaction(
-        **other,
-        [&](Connection& c) {
-          sql::PreparedStatement& q =
-              c.Prepare("SELECT status FROM t_recharge_order WHERE order_no = ? FOR UPDATE");
-          BindString(q, 1, "RACE1");
-          {
-            std::unique_ptr<sql::ResultSet> rs = Query(q);
-            if (!rs->next() || internal::GetString(*rs, 1) != "NOTPAY") {
-              return absl::InternalError("holder did not read NOTPAY");
-            }
-          }
-          locked = true;
-          if (!WaitFor([&] { return release.load(); }, absl::Seconds(40))) {
-            return absl::DeadlineExceededError("never released");
-          }
-          sql::PreparedStatement& up = c.Prepare(
-              "UPDATE t_recharge_order SET status = 'REFUND', trade_state = 'REFUND'"
-              " WHERE order_no = ?");
-          BindString(up, 1, "RACE1");
-          if (up.executeUpdate() != 1) return absl::InternalError("holder update");
-          return absl::OkStatus();
-        },
-        once);
-  });
-  ASSERT_TRUE(WaitFor([&] { return locked.load(); })) << "the second session never locked";
+  std::atomic<bool> writer_done{false};
+  RowLockHolder holder(**other, "RACE1", /*to=*/"REFUND", /*expect=*/"NOTPAY");
+  ASSERT_TRUE(holder.WaitLocked()) << "the second session never locked";
 
   MysqlRechargeRepository repo(pool());
   domain::QueryOutcome outcome;
@@ -189,11 +141,10 @@ TEST_F(LifecycleStorageTest, WriteBlockedOnTheRowLockWhileAnotherSessionRefundsI
   });
 
   // The write really waits on the lock (it is not merely slow).
-  const bool waiting = WaitFor([&] { return LockingReadsInProgress() >= 1; });
+  const bool waiting = WaitFor([&] { return LockingReadsInProgress(*db_) >= 1; });
   EXPECT_TRUE(waiting) << "RecordOutcome never waited for the row lock";
   EXPECT_FALSE(writer_done.load()) << "RecordOutcome finished while the row was locked";
-  release = true;
-  holder.join();
+  const absl::Status holder_status = holder.Release();
   writer.join();
   OQ_ASSERT_OK(holder_status);
 

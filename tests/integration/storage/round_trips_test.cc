@@ -33,16 +33,9 @@ namespace {
 using domain::RechargeState;
 using internal::BindString;
 using internal::Query;
-
-template <typename F>
-bool WaitFor(F done, absl::Duration limit = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + limit;
-  while (absl::Now() < deadline) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return done();
-}
+using storage_test::LockingReadsInProgress;
+using storage_test::RowLockHolder;
+using storage_test::WaitFor;
 
 class RoundTripsTest : public storage_test::StorageTest {
  protected:
@@ -302,33 +295,9 @@ TEST_F(RoundTripsTest, PollingWriteBlockedOnTheRowLockWhileAnotherSessionClosesI
   auto other = db_->NewPool(2, absl::Seconds(30));
   ASSERT_TRUE(other.ok()) << other.status();
 
-  std::atomic<bool> locked{false}, release{false}, writer_done{false};
-  absl::Status holder_status = absl::UnknownError("not run");
-  std::thread holder([&] {
-    TransactionOptions once;
-    once.name = "test holder";
-    once.max_attempts = 1;
-    holder_status = RunInTransaction(
-        **other,
-        [&](Connection& c) {
-          sql::PreparedStatement& q =
-              c.Prepare("SELECT status FROM t_recharge_order WHERE order_no = ? FOR UPDATE");
-          BindString(q, 1, "RC1");
-          { std::unique_ptr<sql::ResultSet> rs = Query(q); }
-          locked = true;
-          if (!WaitFor([&] { return release.load(); }, absl::Seconds(40))) {
-            return absl::DeadlineExceededError("never released");
-          }
-          sql::PreparedStatement& up = c.Prepare(
-              "UPDATE t_recharge_order SET status = 'CLOSED', trade_state = 'CLOSED'"
-              " WHERE order_no = ?");
-          BindString(up, 1, "RC1");
-          if (up.executeUpdate() != 1) return absl::InternalError("holder update");
-          return absl::OkStatus();
-        },
-        once);
-  });
-  ASSERT_TRUE(WaitFor([&] { return locked.load(); })) << "the second session never locked";
+  std::atomic<bool> writer_done{false};
+  RowLockHolder holder(**other, "RC1", /*to=*/"CLOSED");
+  ASSERT_TRUE(holder.WaitLocked()) << "the second session never locked";
 
   absl::StatusOr<domain::ApplyResult> result = absl::UnknownError("not run");
   std::thread writer([&] {
@@ -336,23 +305,10 @@ TEST_F(RoundTripsTest, PollingWriteBlockedOnTheRowLockWhileAnotherSessionClosesI
     writer_done = true;
   });
   // The CALL really waits on the lock: InnoDB lists a transaction of this database waiting.
-  const bool waiting = WaitFor([&] {
-    int64_t n = -1;
-    OQ_EXPECT_OK(WithConnection(db_->admin_pool(), [&](Connection& c) {
-      sql::PreparedStatement& q = c.Prepare(
-          "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ?"
-          " AND COMMAND IN ('Query', 'Execute') AND INFO LIKE '%FOR UPDATE%'");
-      BindString(q, 1, db_->name());
-      std::unique_ptr<sql::ResultSet> rs = Query(q);
-      n = rs->next() ? rs->getInt64(1) : -1;
-      return absl::OkStatus();
-    }));
-    return n >= 1;
-  });
+  const bool waiting = WaitFor([&] { return LockingReadsInProgress(*db_) >= 1; });
   EXPECT_TRUE(waiting) << "the CALL never waited for the row lock";
   EXPECT_FALSE(writer_done.load()) << "the CALL finished while the row was locked";
-  release = true;
-  holder.join();
+  const absl::Status holder_status = holder.Release();
   writer.join();
   OQ_ASSERT_OK(holder_status);
 

@@ -2,9 +2,12 @@
 #ifndef ORDERQUERY_TESTS_INTEGRATION_STORAGE_STORAGE_TEST_UTIL_H_
 #define ORDERQUERY_TESTS_INTEGRATION_STORAGE_STORAGE_TEST_UTIL_H_
 
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,6 +17,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "storage/mysql_pool.h"
+#include "storage/sql_util.h"
 #include "tests/support/test_database.h"
 
 #define OQ_ASSERT_OK(expr)                      \
@@ -74,6 +79,94 @@ class StartLine {
 
  private:
   std::atomic<int> waiting_;
+};
+
+// Polls `done` every 10 ms until it holds or `limit` passes; its last answer.
+template <typename F>
+bool WaitFor(F done, absl::Duration limit = absl::Seconds(20)) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return done();
+}
+
+// Statements of `db`'s sessions that are running a locking read (`... FOR UPDATE`) right now,
+// waiting on a row lock included, as the server's process list shows them; -1 when unknown.
+inline int64_t LockingReadsInProgress(test_support::TestDatabase& db) {
+  int64_t n = -1;
+  OQ_EXPECT_OK(storage::WithConnection(db.admin_pool(), [&](storage::Connection& c) {
+    sql::PreparedStatement& q = c.Prepare(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ?"
+        " AND COMMAND IN ('Query', 'Execute') AND INFO LIKE '%FOR UPDATE%'");
+    storage::internal::BindString(q, 1, db.name());
+    std::unique_ptr<sql::ResultSet> rs = storage::internal::Query(q);
+    n = rs->next() ? rs->getInt64(1) : -1;
+    return absl::OkStatus();
+  }));
+  return n;
+}
+
+// A second session that locks one order row (SELECT ... FOR UPDATE) in its own transaction,
+// holds it until Release(), then moves the order to `to` (status and trade_state) and commits:
+// what another replica does while a write of ours waits for the lock.
+class RowLockHolder {
+ public:
+  // Starts the holder on `pool` (not the pool the code under test uses). With `expect` set, the
+  // holder fails unless the row it locked has that status.
+  RowLockHolder(storage::ConnectionPool& pool, std::string order_no, std::string to,
+                std::string expect = "")
+      : thread_([this, &pool, order_no, to, expect] {
+          storage::TransactionOptions once;
+          once.name = "test holder";
+          once.max_attempts = 1;
+          status_ = storage::RunInTransaction(
+              pool,
+              [&](storage::Connection& c) {
+                sql::PreparedStatement& q =
+                    c.Prepare("SELECT status FROM t_recharge_order WHERE order_no = ? FOR UPDATE");
+                storage::internal::BindString(q, 1, order_no);
+                {
+                  std::unique_ptr<sql::ResultSet> rs = storage::internal::Query(q);
+                  if (!expect.empty() &&
+                      (!rs->next() || storage::internal::GetString(*rs, 1) != expect)) {
+                    return absl::InternalError("holder did not read " + expect);
+                  }
+                }
+                locked_ = true;
+                if (!WaitFor([&] { return release_.load(); }, absl::Seconds(40))) {
+                  return absl::DeadlineExceededError("never released");
+                }
+                sql::PreparedStatement& up = c.Prepare(
+                    "UPDATE t_recharge_order SET status = ?, trade_state = ? WHERE order_no = ?");
+                storage::internal::BindString(up, 1, to);
+                storage::internal::BindString(up, 2, to);
+                storage::internal::BindString(up, 3, order_no);
+                if (up.executeUpdate() != 1) return absl::InternalError("holder update");
+                return absl::OkStatus();
+              },
+              once);
+        }) {}
+  ~RowLockHolder() {
+    release_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // Whether the holder has the lock (waits up to 20 s).
+  bool WaitLocked() {
+    return WaitFor([&] { return locked_.load(); });
+  }
+  // Lets the holder write and commit; its transaction's outcome.
+  absl::Status Release() {
+    release_ = true;
+    if (thread_.joinable()) thread_.join();
+    return status_;
+  }
+
+ private:
+  std::atomic<bool> locked_{false}, release_{false};
+  absl::Status status_ = absl::UnknownError("not run");
+  std::thread thread_;  // last: it starts in the constructor and uses the members above
 };
 
 }  // namespace orderquery::storage_test
