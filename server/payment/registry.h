@@ -1,7 +1,8 @@
 // The provider registry: every payment provider (server/payment/<name>/) registers one
 // ProviderModule here, and the wiring builds whatever modules the configuration names. Adding a
 // provider is a new folder with its module and one call in its registration function (the build
-// generates the list of those functions from the folders that have a provider.cmake).
+// generates the list of those functions from the folders whose CMakeLists.txt calls
+// oq_register_provider).
 #ifndef ORDERQUERY_SERVER_PAYMENT_REGISTRY_H_
 #define ORDERQUERY_SERVER_PAYMENT_REGISTRY_H_
 
@@ -131,7 +132,7 @@ usecase::PortDecoration DecorationOf(const ProviderModule& module);
 
 class Registry {
  public:
-  // The providers built into this binary (server/payment/*/provider.cmake), plus whatever a
+  // The providers built into this binary (oq_register_provider in server/payment/*/), plus what a
   // test adds.
   static Registry& Global();
   // Adds a module; a second module with the same name replaces the first. The module's `build`

@@ -55,4 +55,6 @@ void ClearMarks(absl::StatusOr<Response>& outcome) {
   if (marked) outcome = s;
 }
 
+absl::Status ShutDownError() { return absl::CancelledError("http transport shut down"); }
+
 }  // namespace orderquery::payment::http::internal

@@ -26,6 +26,10 @@ bool IsAttemptTimeout(const absl::Status& status);
 absl::Status MarkElapsed(absl::Status status, absl::Duration elapsed);
 absl::Duration ElapsedOf(const absl::StatusOr<Response>& outcome);
 
+// What every layer answers a request it can no longer serve: CANCELLED, "http transport shut
+// down" (a request sent after Shutdown, or one not yet answered when it came).
+absl::Status ShutDownError();
+
 // The outcome without the marks above (the attempts payload is kept).
 void ClearMarks(absl::StatusOr<Response>& outcome);
 

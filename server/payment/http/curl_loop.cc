@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <utility>
 
+#include "server/payment/http/attempt_marks.h"
+
 namespace orderquery::payment::http {
 namespace {
 
-absl::Status ShutDownError() { return absl::CancelledError("http transport shut down"); }
+using internal::ShutDownError;
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/payment/http/attempt_marks.h"
 #include "server/payment/http/curl_loop.h"
 
 namespace orderquery::payment::http {
@@ -22,7 +23,7 @@ absl::Status GlobalInit() {
   return *status;
 }
 
-absl::Status ShutDownError() { return absl::CancelledError("http transport shut down"); }
+using internal::ShutDownError;
 
 }  // namespace
 

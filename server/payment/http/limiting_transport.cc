@@ -11,7 +11,7 @@
 namespace orderquery::payment::http {
 namespace {
 
-absl::Status ShutDownError() { return absl::CancelledError("http transport shut down"); }
+using internal::ShutDownError;
 
 }  // namespace
 

@@ -14,7 +14,7 @@
 namespace orderquery::payment::http {
 namespace {
 
-absl::Status ShutDownError() { return absl::CancelledError("http transport shut down"); }
+using internal::ShutDownError;
 
 // Appends the attempt count: a header of a Response, a payload (and a note in the message) of a
 // failure.
