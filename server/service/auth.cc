@@ -4,8 +4,6 @@
 #include <openssl/sha.h>
 
 #include <cctype>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -13,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "server/common/files.h"
 #include "server/common/log.h"
+#include "server/common/settings.h"
 
 namespace orderquery::service {
 namespace {
@@ -21,18 +21,16 @@ namespace {
 const char* const kKnownMethods[] = {kQueryRechargeOrderMethod, kGetVehicleTransactionMethod,
                                      kGetTradeOrderMethod};
 
+using settings::KeyError;
+
+}  // namespace
+
 std::string MetadataValue(const grpc::CallbackServerContext* ctx, const char* key) {
   const auto& md = ctx->client_metadata();
   auto it = md.find(key);
   if (it == md.end()) return "";
   return std::string(it->second.data(), it->second.size());
 }
-
-absl::Status ConfigError(const std::string& key, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(key, " (", config::EnvName(key), "): ", why));
-}
-
-}  // namespace
 
 CallerAuth::CallerAuth(std::vector<Caller> callers, bool open_without_callers)
     : callers_(std::move(callers)), open_without_callers_(open_without_callers) {}
@@ -53,20 +51,20 @@ absl::StatusOr<std::unique_ptr<CallerAuth>> CallerAuth::FromConfig(const config:
     if (!c.key.empty()) {
       caller.digest = Sha256(c.key);
     } else if (!c.key_file.empty()) {
-      std::ifstream in(c.key_file);
-      if (!in.good()) return ConfigError(p + "key_file", "cannot read " + c.key_file);
-      std::stringstream ss;
-      ss << in.rdbuf();
+      const std::string setting = p + "key_file";
+      absl::StatusOr<std::string> text =
+          files::ReadFile(absl::StrCat(setting, " (", settings::EnvName(setting), ")"), c.key_file);
+      if (!text.ok()) return text.status();
       // A trailing newline (echo, editors, Kubernetes secrets made by hand) is not the key's.
-      const std::string key(absl::StripTrailingAsciiWhitespace(ss.str()));
+      const std::string key(absl::StripTrailingAsciiWhitespace(*text));
       if (key.size() < 16) {
-        return ConfigError(p + "key_file", "the key must be at least 16 characters");
+        return KeyError(p + "key_file", "the key must be at least 16 characters");
       }
       caller.digest = Sha256(key);
     } else {
       const std::string raw = absl::HexStringToBytes(absl::AsciiStrToLower(c.key_sha256));
       if (raw.size() != caller.digest.size()) {
-        return ConfigError(p + "key_sha256", "must be 64 hex digits");
+        return KeyError(p + "key_sha256", "must be 64 hex digits");
       }
       std::copy(raw.begin(), raw.end(), caller.digest.begin());
     }
@@ -79,8 +77,8 @@ absl::StatusOr<std::unique_ptr<CallerAuth>> CallerAuth::FromConfig(const config:
       bool known = false;
       for (const char* k : kKnownMethods) known = known || full == k;
       if (!known) {
-        return ConfigError(p + "methods", absl::StrCat("unknown method \"", m, "\" (known: ",
-                                                       absl::StrJoin(kKnownMethods, ", "), ", *)"));
+        return KeyError(p + "methods", absl::StrCat("unknown method \"", m, "\" (known: ",
+                                                    absl::StrJoin(kKnownMethods, ", "), ", *)"));
       }
       caller.methods.insert(full);
     }

@@ -30,6 +30,9 @@ inline constexpr char kGetVehicleTransactionMethod[] =
     "/orderquery.v1.OrderQueryService/GetVehicleTransaction";
 inline constexpr char kGetTradeOrderMethod[] = "/orderquery.v1.TradeOrderService/GetTradeOrder";
 
+// A call's metadata value under `key` ("" when absent; the first when repeated).
+std::string MetadataValue(const grpc::CallbackServerContext* ctx, const char* key);
+
 class CallerAuth {
  public:
   using Digest = std::array<unsigned char, 32>;

@@ -8,16 +8,6 @@
 namespace orderquery::service {
 namespace {
 
-constexpr const char* kRechargeMethod = kQueryRechargeOrderMethod;
-constexpr const char* kVehicleMethod = kGetVehicleTransactionMethod;
-
-std::string Metadata(const grpc::CallbackServerContext* ctx, const char* key) {
-  const auto& md = ctx->client_metadata();
-  auto it = md.find(key);
-  if (it == md.end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
-
 v1::RechargeOrderState ToProto(domain::RechargeState s) {
   switch (s) {
     case domain::RechargeState::kNotPay:
@@ -68,24 +58,25 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::QueryRechargeOrder(
   const auto started = RpcMetrics::Clock::now();
   auto* reactor = ctx->DefaultReactor();
   // The app's route: the user's token, and an operator's key only to force a refresh.
-  if (absl::Status a =
-          auth_->Authorize(ctx, kRechargeMethod, /*internal=*/false, req->force_refresh());
+  if (absl::Status a = auth_->Authorize(ctx, kQueryRechargeOrderMethod, /*internal=*/false,
+                                        req->force_refresh());
       !a.ok()) {
-    grpc::Status s = ToCallerStatus(a, ctx, kRechargeMethod, Upstream::kAnswering);
+    grpc::Status s = ToCallerStatus(a, ctx, kQueryRechargeOrderMethod, Upstream::kAnswering);
     recharge_metrics_.Record(started, s.error_code());
     reactor->Finish(s);
     return reactor;
   }
   usecase::RechargeQueryRequest r;
-  r.appid = Metadata(ctx, "appid");
-  r.token = req->token().empty() ? Metadata(ctx, "token") : req->token();
+  r.appid = MetadataValue(ctx, "appid");
+  r.token = req->token().empty() ? MetadataValue(ctx, "token") : req->token();
   r.order_no = req->order_no();
   r.force_refresh = req->force_refresh();
   r.deadline = DeadlineOf(ctx);
   recharge_->Run(std::move(r), [ctx, reactor, resp, started, m = &recharge_metrics_](
                                    absl::StatusOr<usecase::RechargeQueryResult> result) {
     if (!result.ok()) {
-      grpc::Status s = ToCallerStatus(result.status(), ctx, kRechargeMethod, Upstream::kAnswering);
+      grpc::Status s =
+          ToCallerStatus(result.status(), ctx, kQueryRechargeOrderMethod, Upstream::kAnswering);
       m->Record(started, s.error_code());
       return reactor->Finish(s);
     }
@@ -101,10 +92,10 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::GetVehicleTransaction(
     v1::VehicleTransaction* resp) {
   const auto started = RpcMetrics::Clock::now();
   auto* reactor = ctx->DefaultReactor();
-  if (absl::Status a =
-          auth_->Authorize(ctx, kVehicleMethod, /*internal=*/true, req->force_refresh());
+  if (absl::Status a = auth_->Authorize(ctx, kGetVehicleTransactionMethod, /*internal=*/true,
+                                        req->force_refresh());
       !a.ok()) {
-    grpc::Status s = ToCallerStatus(a, ctx, kVehicleMethod, Upstream::kWechat);
+    grpc::Status s = ToCallerStatus(a, ctx, kGetVehicleTransactionMethod, Upstream::kWechat);
     vehicle_metrics_.Record(started, s.error_code());
     reactor->Finish(s);
     return reactor;
@@ -117,7 +108,8 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::GetVehicleTransaction(
   vehicle_->Run(std::move(r), [ctx, reactor, resp, started, m = &vehicle_metrics_](
                                   absl::StatusOr<domain::VehicleTransaction> result) {
     if (!result.ok()) {
-      grpc::Status s = ToCallerStatus(result.status(), ctx, kVehicleMethod, Upstream::kWechat);
+      grpc::Status s =
+          ToCallerStatus(result.status(), ctx, kGetVehicleTransactionMethod, Upstream::kWechat);
       m->Record(started, s.error_code());
       return reactor->Finish(s);
     }
