@@ -4,15 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
-#include <functional>
 #include <set>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "server/payment/providers.h"
 
 extern char** environ;
@@ -336,28 +332,16 @@ absl::StatusOr<Config> Load(const std::string& path, const Env& env) {
 
 std::string KeysHelp() {
   std::ostringstream out;
-  Config defaults;
   out << "Configuration keys (JSON file given by --config, nested objects for dotted keys;\n"
-         "each key is overridden by the environment variable shown):\n";
-  for (const auto& def : TopKeys()) {
-    std::string d = def.get(defaults);
-    out << "  " << def.name << "  [" << EnvName(def.name) << "]  " << def.help;
-    if (!d.empty() && !def.secret) out << " (default " << d << ")";
-    out << "\n";
-  }
+         "each key is overridden by the environment variable shown):\n"
+      << settings::KeyTableHelp("", "", TopKeys(), Config{});
   for (const payment::ProviderModule* m : payment::Providers().modules()) {
     out << "\n" << m->keys_help();
   }
   out << "\nCallers of the internal RPCs (vehicle, trade; force_refresh): auth.callers.NAME.KEY "
          "(env list ORDERQUERY_AUTH_CALLERS):\n";
-  CallerConfig cd;
-  for (const auto& def : CallerKeys()) {
-    std::string d = def.get(cd);
-    out << "  auth.callers.NAME." << def.name << "  [ORDERQUERY_AUTH_CALLERS_NAME_"
-        << EnvName(def.name).substr(11) << "]  " << def.help;
-    if (!d.empty() && !def.secret) out << " (default " << d << ")";
-    out << "\n";
-  }
+  out << settings::KeyTableHelp("auth.callers.NAME.", "ORDERQUERY_AUTH_CALLERS_NAME_", CallerKeys(),
+                                CallerConfig{});
   return out.str();
 }
 
