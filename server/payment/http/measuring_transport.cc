@@ -36,7 +36,9 @@ void MeasuringTransport::Send(Request request, Callback done) {
   // The callbacks hold what they record into, not `this`.
   auto metrics = metrics_;
   auto counters = counters_;
-  Request labels = LabelsOf(request);
+  // The labels are copied only when there is a registry to record them into.
+  Request labels = metrics ? LabelsOf(request) : Request();
+  labels.attempt = request.attempt;
   if (level_ == Level::kCalls) {
     if (counters) counters->requests.fetch_add(1, std::memory_order_relaxed);
     inner_->Send(std::move(request), [metrics, labels = std::move(labels),

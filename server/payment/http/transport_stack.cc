@@ -12,8 +12,12 @@ namespace orderquery::payment::http {
 
 absl::StatusOr<std::unique_ptr<TransportStack>> TransportStack::Create(TransportOptions options) {
   auto counters = std::make_shared<TransportCounters>();
-  // One registration of the families, shared by the layers that record into them.
-  auto metrics = std::make_shared<internal::UpstreamMetrics>(options.metrics);
+  // One registration of the families, shared by the layers that record into them; none without
+  // a registry (the layers then only count).
+  std::shared_ptr<internal::UpstreamMetrics> metrics;
+  if (options.metrics != nullptr) {
+    metrics = std::make_shared<internal::UpstreamMetrics>(options.metrics);
+  }
   absl::StatusOr<std::unique_ptr<CurlTransport>> curl = CurlTransport::Create(options, counters);
   if (!curl.ok()) return curl.status();
   // The decorators wait on the curl transport's loop; it lives at the bottom of what they own.
