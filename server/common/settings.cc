@@ -60,6 +60,11 @@ absl::Status KeyError(const std::string& key, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(key, " (", EnvName(key), "): ", why));
 }
 
+absl::Status CheckHttpUrl(const std::string& key, const std::string& url) {
+  if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) return absl::OkStatus();
+  return KeyError(key, "must start with http:// or https://");
+}
+
 bool ValidName(const std::string& n) {
   return !n.empty() &&
          std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isalnum(c); });

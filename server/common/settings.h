@@ -136,6 +136,10 @@ class Source {
   Env env_;
 };
 
+// A provider URL setting: INVALID_ARGUMENT naming `key` unless `url` starts with http:// or
+// https:// (env production narrows that with RequireHttps below).
+absl::Status CheckHttpUrl(const std::string& key, const std::string& url);
+
 // env production: every member's base_url must be https:// (requests carry our signature and
 // replies money: never in clear text). Errors name GROUP.NAME.base_url.
 template <typename M>

@@ -30,9 +30,7 @@ const std::vector<KeyDef<MerchantSettings>>& Keys() {
 absl::Status Validate(const Settings& s, bool production) {
   for (const auto& [name, m] : s.merchants) {
     std::string p = "trade.merchants." + name + ".";
-    if (m.base_url.rfind("http://", 0) != 0 && m.base_url.rfind("https://", 0) != 0) {
-      return KeyError(p + "base_url", "must start with http:// or https://");
-    }
+    if (auto st = settings::CheckHttpUrl(p + "base_url", m.base_url); !st.ok()) return st;
     if (m.mch_id.empty()) return KeyError(p + "mch_id", "is required");
     if (m.key.empty() && m.key_file.empty())
       return KeyError(p + "key", "key or key_file is required");

@@ -98,9 +98,7 @@ absl::Status Validate(const Settings& s, bool production) {
     for (const auto& f : m.platform_cert_files) {
       if (auto st = CheckReadable(p + "platform_cert_files", f); !st.ok()) return st;
     }
-    if (m.base_url.rfind("http://", 0) != 0 && m.base_url.rfind("https://", 0) != 0) {
-      return KeyError(p + "base_url", "must start with http:// or https://");
-    }
+    if (auto st = settings::CheckHttpUrl(p + "base_url", m.base_url); !st.ok()) return st;
     if (!m.apiv3_key.empty() && m.apiv3_key.size() != 32) {
       return KeyError(p + "apiv3_key", "must be 32 bytes (its value is not shown)");
     }
