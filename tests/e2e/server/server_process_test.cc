@@ -61,6 +61,21 @@ std::string Target(const std::string& listening_line) {
   return listening_line.substr(std::string("orderqueryd listening on ").size());
 }
 
+// Starts a MariaDB of the test's own in `dir` (stopping it harms no other test) and creates the
+// empty database `name` there: its connection settings, `name` selected.
+absl::StatusOr<storage::MysqlOptions> StartOwnMariadb(const std::string& dir,
+                                                      const std::string& name) {
+  const std::string start = absl::StrCat("bash ", OQ_MARIADB_SCRIPT, " start ", dir, " >/dev/null");
+  if (std::system(start.c_str()) != 0) return absl::InternalError("failed: " + start);
+  absl::StatusOr<storage::MysqlOptions> own = test_support::ReadMariadbEnv(dir + "/env");
+  if (!own.ok()) return own.status();
+  own->database = name;
+  const std::string create =
+      absl::StrCat("mariadb --defaults-file=", dir, "/client.cnf -e 'CREATE DATABASE ", name, "'");
+  if (std::system(create.c_str()) != 0) return absl::InternalError("failed: " + create);
+  return own;
+}
+
 class ServerProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -178,16 +193,8 @@ TEST_F(ServerProcessTest, SigtermLetsTheCallInFlightFinish) {
 TEST_F(ServerProcessTest, HealthFollowsTheDatabase) {
   // A MariaDB of this test's own, so that stopping it harms no other test.
   const std::string dir = ::testing::TempDir() + "/own-mariadb";
-  ASSERT_EQ(
-      std::system(absl::StrCat("bash ", OQ_MARIADB_SCRIPT, " start ", dir, " >/dev/null").c_str()),
-      0);
-  auto own = test_support::ReadMariadbEnv(dir + "/env");
+  auto own = StartOwnMariadb(dir, "srvhealth");
   ASSERT_TRUE(own.ok()) << own.status();
-  own->database = "srvhealth";
-  ASSERT_EQ(std::system(absl::StrCat("mariadb --defaults-file=", dir,
-                                     "/client.cnf -e 'CREATE DATABASE srvhealth'")
-                            .c_str()),
-            0);
   auto server = StartServer(
       absl::StrCat(R"({"listen": "127.0.0.1:0", "health_interval_ms": 200, )", DbJson(*own), "}"),
       own->password);
@@ -218,19 +225,12 @@ TEST_F(ServerProcessTest, HealthFollowsTheDatabase) {
 // connect failure once per interval, not once per call.
 TEST_F(ServerProcessTest, HealthFollowsCallsAtOnceAndAnOutageLogsNotEveryCall) {
   const std::string dir = absl::StrCat(::testing::TempDir(), "/own-mariadb-", getpid());
-  const std::string script = absl::StrCat("bash ", OQ_MARIADB_SCRIPT, " ");
-  ASSERT_EQ(std::system((script + "start " + dir + " >/dev/null").c_str()), 0);
   struct StopMariadb {
     std::string command;
     ~StopMariadb() { std::system(command.c_str()); }
-  } stop_at_end{script + "stop " + dir + " >/dev/null"};
-  auto own = test_support::ReadMariadbEnv(dir + "/env");
+  } stop_at_end{absl::StrCat("bash ", OQ_MARIADB_SCRIPT, " stop ", dir, " >/dev/null")};
+  auto own = StartOwnMariadb(dir, "srvhealthnow");
   ASSERT_TRUE(own.ok()) << own.status();
-  own->database = "srvhealthnow";
-  ASSERT_EQ(std::system(absl::StrCat("mariadb --defaults-file=", dir,
-                                     "/client.cnf -e 'CREATE DATABASE srvhealthnow'")
-                            .c_str()),
-            0);
   auto server = StartServer(
       absl::StrCat(R"({"listen": "127.0.0.1:0", "health_interval_ms": 60000, )", DbJson(*own), "}"),
       own->password);
