@@ -197,7 +197,9 @@ GRANT ALL PRIVILEGES ON *.* TO '$user'@'localhost' WITH GRANT OPTION;
 SQL
   chmod 600 "$d/init.sql"
 
-  if ! "$install_db" --no-defaults "${user_args[@]}" --datadir="$d/data" \
+  # Its own tmpdir for the bootstrap too: two instances bootstrapping at once in the shared /tmp
+  # have failed on each other's temporary tables ("Could not remove temporary table").
+  if ! "$install_db" --no-defaults "${user_args[@]}" --datadir="$d/data" --tmpdir="$d/tmp" \
       --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve \
       --extra-file="$d/init.sql" >"$d/install.log" 2>&1; then
     cat "$d/install.log" >&2
