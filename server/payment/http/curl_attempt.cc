@@ -54,7 +54,13 @@ void CurlTransport::Loop::Accept(Pending p) {
 }
 
 bool CurlTransport::Loop::SetUpEasy(Exchange& c, absl::Duration left) {
-  CURL* easy = curl_easy_init();
+  CURL* easy = nullptr;
+  if (!spare_easy_.empty()) {
+    easy = spare_easy_.back();
+    spare_easy_.pop_back();
+  } else {
+    easy = curl_easy_init();
+  }
   if (easy == nullptr) return false;
   c.easy = easy;
   c.response = Response();
@@ -113,13 +119,24 @@ bool CurlTransport::Loop::SetUpEasy(Exchange& c, absl::Duration left) {
 void CurlTransport::Loop::CleanupEasy(Exchange& c) {
   if (c.easy != nullptr) {
     curl_multi_remove_handle(multi_, c.easy);
-    curl_easy_cleanup(c.easy);
+    if (spare_easy_.size() < kMaxSpareEasy) {
+      // Every option back to its default; the connection stays in the multi handle's cache.
+      curl_easy_reset(c.easy);
+      spare_easy_.push_back(c.easy);
+    } else {
+      curl_easy_cleanup(c.easy);
+    }
     c.easy = nullptr;
   }
   if (c.header_list != nullptr) {
     curl_slist_free_all(c.header_list);
     c.header_list = nullptr;
   }
+}
+
+void CurlTransport::Loop::FreeSpareEasy() {
+  for (CURL* easy : spare_easy_) curl_easy_cleanup(easy);
+  spare_easy_.clear();
 }
 
 size_t CurlTransport::Loop::OnHeader(char* data, size_t size, size_t n, void* user) {

@@ -27,6 +27,7 @@ CurlTransport::Loop::~Loop() {
     Wake();
   }
   if (thread_.joinable()) thread_.join();
+  FreeSpareEasy();
   curl_multi_cleanup(multi_);  // may still tell OnSocket to drop sockets: fds close after
   CloseFds();
 }

@@ -83,7 +83,9 @@ class CurlTransport::Loop {
   // Builds the easy handle of an exchange with `left` before the deadline; false if curl could
   // not make one.
   bool SetUpEasy(Exchange& x, absl::Duration left);
+  // Detaches the exchange's easy handle and keeps it for reuse (or frees it); frees its headers.
   void CleanupEasy(Exchange& x);
+  void FreeSpareEasy();
   static size_t OnHeader(char* data, size_t size, size_t n, void* user);
   static size_t OnBody(char* data, size_t size, size_t n, void* user);
 
@@ -114,6 +116,11 @@ class CurlTransport::Loop {
 
   // Loop-thread state: the exchanges in the multi handle.
   std::unordered_map<Exchange*, std::unique_ptr<Exchange>> running_;
+  // Easy handles of finished exchanges, reset (curl_easy_reset) and kept for the next ones: a
+  // fresh handle costs a few large allocations (curl's receive buffer among them) that made glibc
+  // consolidate its free lists on every request. Loop thread only; at most kMaxSpareEasy.
+  static constexpr size_t kMaxSpareEasy = 64;
+  std::vector<CURL*> spare_easy_;
 };
 
 }  // namespace orderquery::payment::http

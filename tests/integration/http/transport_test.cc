@@ -144,6 +144,36 @@ TEST_F(TransportTest, PostsTheBody) {
   EXPECT_EQ(order->at("order").at("amount"), 4242);
 }
 
+
+// Finished exchanges' easy handles are reset and reused: nothing of one request (method, body,
+// headers) may reach the next.
+TEST_F(TransportTest, ReusedHandlesCarryNothingOver) {
+  auto t = MakeTransport(TransportOptions());
+  for (int i = 0; i < 3; ++i) {
+    const std::string no = absl::StrCat("REUSE", i);
+    // A custom method first: were it kept, the POST below would go out as a DELETE.
+    Request del = Get(no);
+    del.method = "DELETE";
+    absl::StatusOr<Response> deleted = SendAndWait(*t, del);
+    ASSERT_TRUE(deleted.ok()) << deleted.status();
+    EXPECT_NE(deleted->status, 200) << "the sandbox has no DELETE route";
+    Request post;
+    post.method = "POST";
+    post.url = sandbox_->base_url() + "/__sandbox/orders";
+    post.headers = {{"Content-Type", "application/json"}};
+    post.body = json{{"out_trade_no", no}, {"amount", 100 + i}, {"mchid", kMchid}}.dump();
+    absl::StatusOr<Response> created = SendAndWait(*t, post);
+    ASSERT_TRUE(created.ok()) << created.status();
+    ASSERT_EQ(created->status, 200) << created->body;
+    // A GET next: were the POST's method or body kept, the sandbox would not answer the order.
+    absl::StatusOr<Response> got = SendAndWait(*t, Get(no));
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->status, 200) << got->body;
+    EXPECT_EQ(json::parse(got->body)["amount"]["total"], 100 + i);
+  }
+  EXPECT_EQ(t->stats().attempts, 9u);
+}
+
 TEST_F(TransportTest, KeepAliveReusesOneConnection) {
   Upsert({{"out_trade_no", "KEEP1"}});
   ASSERT_TRUE(sandbox_->Reset(/*keep_orders=*/true).ok());
