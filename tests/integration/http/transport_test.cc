@@ -144,7 +144,6 @@ TEST_F(TransportTest, PostsTheBody) {
   EXPECT_EQ(order->at("order").at("amount"), 4242);
 }
 
-
 // Finished exchanges' easy handles are reset and reused: nothing of one request (method, body,
 // headers) may reach the next.
 TEST_F(TransportTest, ReusedHandlesCarryNothingOver) {
