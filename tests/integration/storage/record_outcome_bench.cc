@@ -1,7 +1,9 @@
 // A micro-benchmark, not a test (issue 13 c): the polling answer's write, RecordOutcome of
 // NOTPAY -> NOTPAY on one pooled connection, by the stored procedure (one CALL) and by the
-// statements (the procedure dropped), alternating in rounds in the same run. Prints wall time,
-// this process's CPU and the server's CPU per call, and the server's statement count per call.
+// statements (the procedure dropped), alternating in rounds in the same run; and the read a
+// pending query makes first (LoadForQuery: session, order and balance in one statement). Prints
+// wall time, this process's CPU and the server's CPU per call, and the server's statement count
+// per call.
 //
 //   tests/support/mariadb.sh start /tmp/oq-bench-db
 //   OQ_TEST_MARIADB_ENV=/tmp/oq-bench-db/env OQ_BENCH_MARIADB_PID=$(cat
@@ -100,6 +102,11 @@ int Run(int calls, int rounds) {
   order.amount_fen = 100;
   order.created_at = absl::UnixEpoch();
   if (!admin::CreateRechargeOrder((*db)->pool(), order).ok()) return 1;
+  if (!admin::CreateSession((*db)->pool(), *user, "wx-app", "bench-token",
+                            absl::Now() + absl::Hours(1))
+           .ok()) {
+    return 1;
+  }
 
   auto outcome = [&] {
     domain::QueryOutcome o;
@@ -123,8 +130,27 @@ int Run(int calls, int rounds) {
     });
   };
 
-  Totals by_call, by_statements;
+  Totals by_call, by_statements, reads;
   for (int round = 0; round < rounds; ++round) {
+    {
+      MysqlRechargeRepository repo(**one);
+      if (!repo.LoadForQuery("bench-token", "BENCH1", absl::Now()).ok()) return 1;  // prepares
+      const int64_t q0 = Questions(**one);
+      const double c0 = ProcessCpuSeconds(), s0 = OtherCpuSeconds(server_pid);
+      const absl::Time t0 = absl::Now();
+      for (int i = 0; i < calls; ++i) {
+        auto v = repo.LoadForQuery("bench-token", "BENCH1", absl::Now());
+        if (!v.ok() || !v->order) {
+          std::fprintf(stderr, "read failed: %s\n", v.status().ToString().c_str());
+          return 1;
+        }
+      }
+      reads.wall += absl::ToDoubleSeconds(absl::Now() - t0);
+      reads.client += ProcessCpuSeconds() - c0;
+      reads.server += OtherCpuSeconds(server_pid) - s0;
+      reads.statements += Questions(**one) - q0 - 1;
+      reads.calls += calls;
+    }
     for (bool with_procedure : {true, false}) {
       if (with_procedure) {
         if (!ApplyMigrations((*db)->pool()).ok()) return 1;  // creates it again
@@ -162,6 +188,7 @@ int Run(int calls, int rounds) {
         name, static_cast<long long>(t.calls), t.statements / n, t.wall / n * 1e6,
         t.client / n * 1e6, t.server / n * 1e6);
   };
+  print("read (LoadForQuery)", reads);
   print("one CALL (procedure)", by_call);
   print("statements (no procedure)", by_statements);
   return 0;
