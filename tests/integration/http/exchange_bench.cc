@@ -8,13 +8,14 @@
 //   OQ_BENCH_CLIENT_CPU=0 taskset -c 1 \
 //     build/release/tests/integration/http/http_exchange_bench [calls] [inflight] [rounds]
 #include <sched.h>
-#include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
@@ -23,15 +24,12 @@
 #include "server/payment/http/transport_stack.h"
 #include "tests/fakes/sandbox_process.h"
 #include "tests/integration/http/test_util.h"
+#include "tests/support/cpu_time.h"
 
 namespace orderquery::payment::http {
 namespace {
 
-double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
+using test_support::ProcessCpuSeconds;
 
 struct Figures {
   int64_t exchanges = 0;

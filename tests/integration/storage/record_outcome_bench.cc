@@ -11,14 +11,11 @@
 //     build/dev/tests/integration/storage/storage_record_outcome_bench [calls per round] [rounds]
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <functional>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -30,35 +27,15 @@
 #include "storage/recharge_repository.h"
 #include "storage/recharge_routines.h"
 #include "storage/sql_util.h"
+#include "tests/support/cpu_time.h"
 #include "tests/support/storage_admin.h"
 #include "tests/support/test_database.h"
 
 namespace orderquery::storage {
 namespace {
 
-double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-// utime + stime of another process, in seconds; 0 when unknown.
-double OtherCpuSeconds(long pid) {
-  if (pid <= 0) return 0;
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  std::getline(in, line);
-  const size_t close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(line.substr(close + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) stime = std::stod(field);
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
+using test_support::OtherCpuSeconds;
+using test_support::ProcessCpuSeconds;
 
 int64_t Questions(ConnectionPool& pool) {
   int64_t n = -1;
@@ -130,26 +107,34 @@ int Run(int calls, int rounds) {
     });
   };
 
+  // Runs `one_call` `calls` times on `pool` and adds what it cost to `t`; false if a call failed.
+  auto measure = [&](ConnectionPool& pool, Totals& t, const std::function<bool()>& one_call) {
+    const int64_t q0 = Questions(pool);
+    const double c0 = ProcessCpuSeconds(), s0 = OtherCpuSeconds(server_pid);
+    const absl::Time t0 = absl::Now();
+    for (int i = 0; i < calls; ++i) {
+      if (!one_call()) return false;
+    }
+    t.wall += absl::ToDoubleSeconds(absl::Now() - t0);
+    t.client += ProcessCpuSeconds() - c0;
+    t.server += OtherCpuSeconds(server_pid) - s0;
+    t.statements += Questions(pool) - q0 - 1;
+    t.calls += calls;
+    return true;
+  };
+
   Totals by_call, by_statements, reads;
   for (int round = 0; round < rounds; ++round) {
     {
       MysqlRechargeRepository repo(**one);
       if (!repo.LoadForQuery("bench-token", "BENCH1", absl::Now()).ok()) return 1;  // prepares
-      const int64_t q0 = Questions(**one);
-      const double c0 = ProcessCpuSeconds(), s0 = OtherCpuSeconds(server_pid);
-      const absl::Time t0 = absl::Now();
-      for (int i = 0; i < calls; ++i) {
+      const bool ok = measure(**one, reads, [&] {
         auto v = repo.LoadForQuery("bench-token", "BENCH1", absl::Now());
-        if (!v.ok() || !v->order) {
-          std::fprintf(stderr, "read failed: %s\n", v.status().ToString().c_str());
-          return 1;
-        }
-      }
-      reads.wall += absl::ToDoubleSeconds(absl::Now() - t0);
-      reads.client += ProcessCpuSeconds() - c0;
-      reads.server += OtherCpuSeconds(server_pid) - s0;
-      reads.statements += Questions(**one) - q0 - 1;
-      reads.calls += calls;
+        if (v.ok() && v->order) return true;
+        std::fprintf(stderr, "read failed: %s\n", v.status().ToString().c_str());
+        return false;
+      });
+      if (!ok) return 1;
     }
     for (bool with_procedure : {true, false}) {
       if (with_procedure) {
@@ -159,25 +144,13 @@ int Run(int calls, int rounds) {
       }
       MysqlRechargeRepository repo(**one);
       if (!repo.RecordOutcome(outcome()).ok()) return 1;  // prepares, finds the procedure
-      const int64_t q0 = Questions(**one);
-      const double c0 = ProcessCpuSeconds(), s0 = OtherCpuSeconds(server_pid);
-      const absl::Time t0 = absl::Now();
-      for (int i = 0; i < calls; ++i) {
+      const bool ok = measure(**one, with_procedure ? by_call : by_statements, [&] {
         auto r = repo.RecordOutcome(outcome());
-        if (!r.ok() || r->conflict) {
-          std::fprintf(stderr, "call failed: %s\n", r.status().ToString().c_str());
-          return 1;
-        }
-      }
-      const double wall = absl::ToDoubleSeconds(absl::Now() - t0);
-      const double client = ProcessCpuSeconds() - c0, server = OtherCpuSeconds(server_pid) - s0;
-      const int64_t statements = Questions(**one) - q0 - 1;
-      Totals& t = with_procedure ? by_call : by_statements;
-      t.calls += calls;
-      t.wall += wall;
-      t.client += client;
-      t.server += server;
-      t.statements += statements;
+        if (r.ok() && !r->conflict) return true;
+        std::fprintf(stderr, "call failed: %s\n", r.status().ToString().c_str());
+        return false;
+      });
+      if (!ok) return 1;
     }
   }
   auto print = [](const char* name, const Totals& t) {
