@@ -6,7 +6,10 @@
 #include <ctime>
 #include <iterator>
 #include <mutex>
+#include <random>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
 
 namespace orderquery::log {
 namespace {
@@ -217,6 +220,15 @@ void EmitLimited(Level level, std::string_view event, std::initializer_list<Fiel
                  std::string_view key_suffix) {
   static RateLimiter* const limiter = new RateLimiter(kRepeatInterval);
   limiter->Emit(level, event, fields, key_suffix);
+}
+
+std::string NewId() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return absl::StrCat(absl::Hex(gen(), absl::kZeroPad16));
+}
+
+Level FailureLevel(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kInternal ? Level::kError : Level::kWarn;
 }
 
 }  // namespace orderquery::log

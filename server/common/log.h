@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace orderquery::log {
@@ -48,6 +49,13 @@ Level MinLevel();
 bool ParseLevel(std::string_view name, Level* out);
 
 void Emit(Level level, std::string_view event, std::initializer_list<Field> fields);
+
+// 16 random hex digits: the id that ties what a caller sees (correlation_id) or a failed upstream
+// call (upstream_log_id) to its log line. A thread-local generator: never shared or locked.
+std::string NewId();
+// The level a failure is logged at: INTERNAL is ours to fix (signing, configuration, a reply
+// that failed verification), so an error; anything else a warning.
+Level FailureLevel(const absl::Status& s);
 
 inline void Debug(std::string_view e, std::initializer_list<Field> f = {}) {
   Emit(Level::kDebug, e, f);

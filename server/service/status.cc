@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -47,11 +46,6 @@ std::string ProviderSaid(const absl::Status& s) {
 }
 
 }  // namespace
-
-std::string NewCorrelationId() {
-  thread_local std::mt19937_64 gen{std::random_device{}()};
-  return absl::StrCat(absl::Hex(gen(), absl::kZeroPad16));
-}
 
 namespace {
 
@@ -137,24 +131,17 @@ grpc::Status ToCallerStatus(const absl::Status& s, grpc::CallbackServerContext* 
   if (s.ok()) return grpc::Status::OK;
   const auto code = static_cast<grpc::StatusCode>(s.code());
   if (PassesThrough(s.code())) return grpc::Status(code, std::string(s.message()));
-  const std::string id = NewCorrelationId();
+  const std::string id = log::NewId();
   if (ctx != nullptr) ctx->AddTrailingMetadata(kCorrelationIdKey, id);
-  const log::Level level =
-      s.code() == absl::StatusCode::kInternal ? log::Level::kError : log::Level::kWarn;
-  if (std::optional<std::string> upstream_id = usecase::UpstreamLogIdOf(s)) {
-    // A failed upstream call: its details are on its own line (event=upstream_failed), once.
-    log::Emit(level, "rpc_failed",
-              {{"correlation_id", id},
-               {"method", method},
-               {"code", GrpcCodeName(code)},
-               {"upstream_log_id", *upstream_id}});
-  } else {
-    log::Emit(level, "rpc_failed",
-              {{"correlation_id", id},
-               {"method", method},
-               {"code", GrpcCodeName(code)},
-               {"error", s.message()}});
-  }
+  // A failed upstream call has its details on its own line (event=upstream_failed), once: this
+  // line names that line's id instead of repeating the message.
+  const std::optional<std::string> upstream_id = usecase::UpstreamLogIdOf(s);
+  log::Emit(log::FailureLevel(s), "rpc_failed",
+            {{"correlation_id", id},
+             {"method", method},
+             {"code", GrpcCodeName(code)},
+             upstream_id ? log::Field{"upstream_log_id", *upstream_id}
+                         : log::Field{"error", s.message()}});
   return grpc::Status(code, absl::StrCat(CallerMessage(s, upstream), " (correlation id ", id, ")"));
 }
 

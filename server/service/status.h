@@ -37,9 +37,6 @@ grpc::Status ToCallerStatus(const absl::Status& s, grpc::CallbackServerContext* 
 // (exposed for tests).
 std::string CallerMessage(const absl::Status& s, Upstream upstream);
 
-// A fresh correlation id: 16 lowercase hex digits.
-std::string NewCorrelationId();
-
 // The caller's deadline as an absl::Time (InfiniteFuture when the call has none), so use cases
 // can cap upstream calls by it.
 inline absl::Time DeadlineOf(const grpc::CallbackServerContext* ctx) {

@@ -1,7 +1,6 @@
 #include "server/usecase/port_logging.h"
 
 #include <cstdint>
-#include <random>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -11,24 +10,14 @@
 namespace orderquery::usecase {
 namespace {
 
-std::string NewUpstreamLogId() {
-  thread_local std::mt19937_64 gen{std::random_device{}()};
-  return absl::StrCat(absl::Hex(gen(), absl::kZeroPad16));
-}
-
 std::shared_ptr<const PortDecoration> Shared(PortDecoration d) {
   if (d.display_name.empty()) d.display_name = d.provider;
   return std::make_shared<const PortDecoration>(std::move(d));
 }
 
-log::Level LevelOf(const absl::Status& s) {
-  // INTERNAL is ours to fix (signing, configuration, a reply that failed verification).
-  return s.code() == absl::StatusCode::kInternal ? log::Level::kError : log::Level::kWarn;
-}
-
 // A fresh id for a failed call, attached to its status with the provider's name.
 std::string Tag(absl::Status& s, const PortDecoration& d) {
-  std::string id = NewUpstreamLogId();
+  std::string id = log::NewId();
   s.SetPayload(kUpstreamLogIdTypeUrl, absl::Cord(id));
   s.SetPayload(kUpstreamProviderTypeUrl, absl::Cord(d.display_name));
   return id;
@@ -99,7 +88,7 @@ OrderStatusProvider::QueryCallback LoggingOrderStatusProvider::Logged(
                          [inner = inner_, d = decoration_, order_no = order.order_no,
                           appid = order.appid, mchid = order.mchid, sub_mchid = order.sub_mchid](
                              const absl::Status& s, const std::string& id) {
-                           log::Emit(LevelOf(s), "upstream_failed",
+                           log::Emit(log::FailureLevel(s), "upstream_failed",
                                      {{"upstream_log_id", id},
                                       {"provider", d->provider},
                                       {"port", "order_status"},
@@ -131,7 +120,7 @@ void LoggingOrderCloser::Close(const domain::RechargeOrder& order, absl::Time de
                   // Not known there, or refused because it is paid: answers, not failures.
                   if (!s.ok() && !absl::IsNotFound(s) && !inner->IsAlreadyPaid(s)) {
                     const std::string id = Tag(s, *d);
-                    log::Emit(LevelOf(s), "upstream_failed",
+                    log::Emit(log::FailureLevel(s), "upstream_failed",
                               {{"upstream_log_id", id},
                                {"provider", d->provider},
                                {"port", "order_closer"},
@@ -163,7 +152,7 @@ void LoggingVehicleStatusProvider::Query(const std::string& out_trade_no,
                 LoggingFailures(decoration_, std::move(done),
                                 [d = decoration_, out_trade_no, sub_mchid](const absl::Status& s,
                                                                            const std::string& id) {
-                                  log::Emit(LevelOf(s), "upstream_failed",
+                                  log::Emit(log::FailureLevel(s), "upstream_failed",
                                             {{"upstream_log_id", id},
                                              {"provider", d->provider},
                                              {"port", "vehicle_status"},
@@ -202,7 +191,7 @@ void LoggingTradeStatusProvider::GetTradeOrder(absl::string_view merchant,
                                         [d = decoration_, merchant = std::string(merchant),
                                          order = std::string(trade_order_id)](
                                             const absl::Status& s, const std::string& id) {
-                                          log::Emit(LevelOf(s), "upstream_failed",
+                                          log::Emit(log::FailureLevel(s), "upstream_failed",
                                                     {{"upstream_log_id", id},
                                                      {"provider", d->provider},
                                                      {"port", "trade_status"},
