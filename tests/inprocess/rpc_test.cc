@@ -29,9 +29,11 @@
 #include "server/payment/wechat/provider.h"
 #include "server/service/auth.h"
 #include "server/service/order_query_service.h"
+#include "server/service/vehicle_convert.h"
 #include "tests/fakes/repositories.h"
 #include "tests/fakes/seed_examples.h"
 #include "tests/inprocess/fake_providers.h"
+#include "tests/support/log_lines.h"
 
 namespace orderquery::inprocess {
 namespace {
@@ -581,14 +583,7 @@ TEST_F(InProcessRpcTest, TradeNeedsACallerKeyForThisMethod) {
 
 // ----- upstream failures: logged once, where they happen; the RPC line names their id
 
-// The lines of `log` that are `event`.
-std::vector<std::string> LinesOf(const std::string& log, absl::string_view event) {
-  std::vector<std::string> out;
-  for (absl::string_view line : absl::StrSplit(log, '\n')) {
-    if (absl::StrContains(line, absl::StrCat("event=", event))) out.emplace_back(line);
-  }
-  return out;
-}
+using test_support::LinesOf;
 
 // The value of `key=` on `line` ("" when absent); ids are unquoted hex.
 std::string FieldOf(const std::string& line, absl::string_view key) {
@@ -718,8 +713,7 @@ TEST(InProcessVehicleMappingTest, Seed002ReplyMapsThroughTheDomainFieldForField)
   EXPECT_EQ(tx.promotion_detail[0].amount_fen, 5);
   ASSERT_TRUE(tx.parking_info.has_value());
   EXPECT_EQ(tx.parking_info->plate_color, domain::PlateColor::kBlue);
-  v1::VehicleTransaction back;
-  service::FillVehicleResponse(tx, &back);
+  const v1::VehicleTransaction back = service::ToProto(tx);
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(back, *decoded))
       << back.DebugString();
 
@@ -740,8 +734,7 @@ TEST(InProcessVehicleMappingTest, Seed002ReplyMapsThroughTheDomainFieldForField)
                           v1::VehicleTransaction::TradeState_Name(decoded->trade_state()), "\"")));
     ASSERT_TRUE(read.ok()) << read.status();
     bare.trade_state = read->trade_state;
-    v1::VehicleTransaction again;
-    service::FillVehicleResponse(bare, &again);
+    const v1::VehicleTransaction again = service::ToProto(bare);
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again, *decoded))
         << again.DebugString();
   }
@@ -756,8 +749,7 @@ TEST(InProcessVehicleMappingTest, Seed002ReplyMapsThroughTheDomainFieldForField)
     ASSERT_TRUE(read.ok()) << read.status();
     ASSERT_TRUE(read->parking_info.has_value());
     bare.parking_info.emplace().plate_color = read->parking_info->plate_color;
-    v1::VehicleTransaction again;
-    service::FillVehicleResponse(bare, &again);
+    const v1::VehicleTransaction again = service::ToProto(bare);
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again, *decoded))
         << again.DebugString();
   }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/log_lines.h"
 
 namespace orderquery::usecase {
 namespace {
@@ -21,14 +22,7 @@ using ::testing::Not;
 
 constexpr char kId16[] = "0123456789abcdef";
 
-// The lines of `log` that are `event`.
-std::vector<std::string> LinesOf(const std::string& log, absl::string_view event) {
-  std::vector<std::string> out;
-  for (absl::string_view line : absl::StrSplit(log, '\n')) {
-    if (absl::StrContains(line, absl::StrCat("event=", event))) out.emplace_back(line);
-  }
-  return out;
-}
+using test_support::LinesOf;
 
 void ExpectLogId(const absl::Status& s, const std::string& line) {
   std::optional<std::string> id = UpstreamLogIdOf(s);
