@@ -49,10 +49,12 @@ std::unique_ptr<Provider> DecorateProvider(std::unique_ptr<Provider> provider,
   return std::make_unique<DecoratedProvider>(std::move(provider), decoration);
 }
 
+// The decoration of `module`'s ports: its name, and its display name for callers' messages
+// (the decorators fall back on the name when it has none).
 usecase::PortDecoration DecorationOf(const ProviderModule& module) {
   usecase::PortDecoration d;
   d.provider = module.name;
-  d.display_name = module.display_name.empty() ? module.name : module.display_name;
+  d.display_name = module.display_name;
   return d;
 }
 

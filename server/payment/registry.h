@@ -127,8 +127,6 @@ ProviderModule MakeModule(
 // Stop are the provider's own. Null stays null.
 std::unique_ptr<Provider> DecorateProvider(std::unique_ptr<Provider> provider,
                                            const usecase::PortDecoration& decoration);
-// The decoration of `module`'s ports: its name, and its display name for callers' messages.
-usecase::PortDecoration DecorationOf(const ProviderModule& module);
 
 class Registry {
  public:

@@ -30,10 +30,6 @@ v1::RechargeOrderState ToProto(domain::RechargeState s) {
 
 }  // namespace
 
-void FillVehicleResponse(const domain::VehicleTransaction& tx, v1::VehicleTransaction* resp) {
-  *resp = ToProto(tx);
-}
-
 void FillRechargeResponse(const usecase::RechargeQueryResult& r,
                           v1::QueryRechargeOrderResponse* resp) {
   resp->set_code(static_cast<v1::RechargeResultCode>(static_cast<int>(r.code)));
@@ -113,7 +109,7 @@ grpc::ServerUnaryReactor* OrderQueryServiceImpl::GetVehicleTransaction(
       m->Record(started, s.error_code());
       return reactor->Finish(s);
     }
-    FillVehicleResponse(*result, resp);
+    *resp = ToProto(*result);
     m->Record(started, grpc::StatusCode::OK);
     reactor->Finish(grpc::Status::OK);
   });

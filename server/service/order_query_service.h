@@ -43,9 +43,6 @@ class OrderQueryServiceImpl final : public v1::OrderQueryService::CallbackServic
 void FillRechargeResponse(const usecase::RechargeQueryResult& r,
                           v1::QueryRechargeOrderResponse* resp);
 
-// The API's message for a vehicle transaction: every field, an absent part left unset.
-void FillVehicleResponse(const domain::VehicleTransaction& tx, v1::VehicleTransaction* resp);
-
 }  // namespace orderquery::service
 
 #endif  // ORDERQUERY_SERVER_SERVICE_ORDER_QUERY_SERVICE_H_

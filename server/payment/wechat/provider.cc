@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "server/common/log.h"
+#include "server/domain/vehicle.h"
 #include "server/payment/wechat/client.h"
 #include "server/payment/wechat/errors.h"
 #include "server/payment/wechat/key_store.h"

@@ -6,7 +6,6 @@
 
 #include "absl/strings/string_view.h"
 #include "server/domain/recharge_policy.h"
-#include "server/domain/vehicle.h"
 #include "server/payment/registry.h"
 #include "server/payment/wechat/model.h"
 
