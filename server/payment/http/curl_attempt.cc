@@ -63,9 +63,6 @@ bool CurlTransport::Loop::SetUpEasy(Exchange& c, absl::Duration left) {
   }
   if (easy == nullptr) return false;
   c.easy = easy;
-  c.response = Response();
-  c.body_too_large = false;
-  c.error[0] = '\0';
   const absl::Duration total = std::min(options_.request_timeout, left);
   const absl::Duration connect = std::min(options_.connect_timeout, left);
   c.total_capped_by_deadline = left <= options_.request_timeout;

@@ -7,14 +7,14 @@
 namespace orderquery::payment::http {
 namespace {
 
-// What the metrics read of a request (its labels and attempt number), without its body.
+// What the metrics read of a request (its labels), without its body; the attempt number is set
+// by the caller, with or without metrics.
 Request LabelsOf(const Request& r) {
   Request labels;
   labels.limiter_key = r.limiter_key;
   labels.metric_provider = r.metric_provider;
   labels.metric_merchant = r.metric_merchant;
   labels.metric_endpoint = r.metric_endpoint;
-  labels.attempt = r.attempt;
   return labels;
 }
 

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "server/payment/http/attempt_marks.h"
 #include "server/payment/http/timers.h"
 #include "server/payment/http/transport.h"
 
@@ -25,7 +26,7 @@ class ScriptedTransport final : public Transport {
 
   void Send(Request request, Callback done) override {
     if (shut_) {
-      done(absl::CancelledError("http transport shut down"));
+      done(internal::ShutDownError());
       return;
     }
     sent_.push_back(Sent{std::move(request), std::move(done)});
@@ -36,7 +37,7 @@ class ScriptedTransport final : public Transport {
     ++shutdowns_;
     shut_ = true;
     for (size_t i = 0; i < sent_.size(); ++i) {
-      if (!sent_[i].answered) Answer(i, absl::CancelledError("http transport shut down"));
+      if (!sent_[i].answered) Answer(i, internal::ShutDownError());
     }
   }
 
@@ -49,11 +50,6 @@ class ScriptedTransport final : public Transport {
 
   size_t sent() const { return sent_.size(); }
   const Request& request(size_t i) const { return sent_.at(i).request; }
-  size_t unanswered() const {
-    size_t n = 0;
-    for (const Sent& s : sent_) n += s.answered ? 0 : 1;
-    return n;
-  }
   int shutdowns() const { return shutdowns_; }
 
  private:
@@ -106,7 +102,7 @@ class ManualTimers final : public Timers {
       std::lock_guard<std::mutex> lock(mu_);
       left.swap(timers_);
     }
-    for (auto& [id, e] : left) e.fn(absl::CancelledError("http transport shut down"));
+    for (auto& [id, e] : left) e.fn(internal::ShutDownError());
   }
 
   size_t pending() const {

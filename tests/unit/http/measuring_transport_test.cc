@@ -73,7 +73,7 @@ TEST_F(MeasuringTransportTest, CallsAreRecordedOnceWithTheirFinalOutcome) {
   EXPECT_EQ(counters_->requests.load(), 3u);
   inner_->Answer(0, WithStatus(200));
   inner_->Answer(1, internal::MarkNotSent(absl::ResourceExhaustedError("queue full")));
-  inner_->Answer(2, absl::CancelledError("http transport shut down"));
+  inner_->Answer(2, internal::ShutDownError());
   EXPECT_EQ(answers_, 3);
   EXPECT_EQ(Requests("200"), 1u);
   EXPECT_EQ(Requests("transport_error"), 1u) << "a refusal is a call that failed";
