@@ -429,6 +429,17 @@ absl::Status RetryAborted(const TransactionOptions& options,
       });
 }
 
+// After a failure inside a transaction: ROLLBACK on a session still trusted, and condemn it if
+// that fails too. A session must never go back to the pool inside a transaction.
+void RollBackOrCondemn(ConnectionLease& lease, absl::string_view name) {
+  if (lease.broken()) return;
+  absl::Status rb = internal::Guarded(lease, name, [](Connection& c) {
+    c.Execute("ROLLBACK");
+    return absl::OkStatus();
+  });
+  if (!rb.ok()) lease.MarkBroken();
+}
+
 }  // namespace
 
 absl::Status RunInTransaction(ConnectionPool& pool, absl::FunctionRef<absl::Status(Connection&)> fn,
@@ -464,13 +475,8 @@ absl::Status RunInTransaction(ConnectionPool& pool, absl::FunctionRef<absl::Stat
             // rerun. Any other failed commit leaves the session in a state we do not trust.
             if (absl::IsUnavailable(st)) return st;
             lease->MarkBroken();
-          } else if (!lease->broken()) {
-            absl::Status rb = internal::Guarded(*lease, options.name, [](Connection& c) {
-              c.Execute("ROLLBACK");
-              return absl::OkStatus();
-            });
-            // Never hand out a session that may still hold an open transaction.
-            if (!rb.ok()) lease->MarkBroken();
+          } else {
+            RollBackOrCondemn(*lease, options.name);
           }
         }
       }  // the connection goes back to the pool before any backoff
@@ -490,15 +496,8 @@ absl::Status RunAtomicCommand(ConnectionPool& pool, absl::FunctionRef<absl::Stat
     absl::StatusOr<ConnectionLease> lease = pool.Acquire(validate_after_idle);
     if (!lease.ok()) return lease.status();
     absl::Status st = internal::Guarded(*lease, options.name, fn);
-    if (!st.ok() && !lease->broken()) {
-      // The procedure rolls back on any error it raises; make sure of it before the session
-      // goes back to the pool (a session must never be handed out inside a transaction).
-      absl::Status rb = internal::Guarded(*lease, options.name, [](Connection& c) {
-        c.Execute("ROLLBACK");
-        return absl::OkStatus();
-      });
-      if (!rb.ok()) lease->MarkBroken();
-    }
+    // The procedure rolls back on any error it raises; make sure of it.
+    if (!st.ok()) RollBackOrCondemn(*lease, options.name);
     return st;
   };
   return RetryAborted(options, attempt);
