@@ -22,6 +22,7 @@
 #include "server/domain/recharge.h"
 #include "storage/recharge_repository.h"
 #include "storage/sql_util.h"
+#include "tests/integration/storage/recharge_storage_test.h"
 #include "tests/integration/storage/storage_test_util.h"
 #include "tests/support/storage_admin.h"
 
@@ -40,53 +41,8 @@ absl::Time T0() {
   return absl::FromCivil(absl::CivilSecond(2026, 1, 2, 3, 4, 5), absl::UTCTimeZone());
 }
 
-// Polls `done` until it holds or `limit` passes (never sleep-and-hope).
-
-class LifecycleStorageTest : public storage_test::StorageTest {
+class LifecycleStorageTest : public storage_test::RechargeStorageTest {
  protected:
-  int64_t NewUser(const std::string& openid, int64_t balance) {
-    return OQ_UNWRAP(admin::CreateUser(pool(), "wx-app", openid, openid, balance));
-  }
-  void NewOrder(const std::string& order_no, int64_t user, int64_t amount,
-                RechargeState state = RechargeState::kNotPay,
-                absl::Time created_at = absl::UnixEpoch()) {
-    domain::RechargeOrder o;
-    o.order_no = order_no;
-    o.user_id = user;
-    o.appid = "wx-app";
-    o.mchid = "1230000109";
-    o.amount_fen = amount;
-    o.state = state;
-    o.created_at = created_at;
-    OQ_ASSERT_OK(admin::CreateRechargeOrder(pool(), o));
-  }
-  // A paid answer decided on an unpaid, uncredited order.
-  static domain::StateChange PaidFromNotPay(const std::string& order_no) {
-    domain::StateChange c;
-    c.order_no = order_no;
-    c.to = RechargeState::kSuccess;
-    c.trade_state = "SUCCESS";
-    c.transaction_id = absl::StrCat("wx-", order_no);
-    c.reason = "wechat trade_state SUCCESS (test)";
-    c.credit = true;
-    c.from = RechargeState::kNotPay;
-    c.from_credited = false;
-    return c;
-  }
-  static domain::QueryLogEntry LogRow(const std::string& order_no, const std::string& state) {
-    domain::QueryLogEntry e;
-    e.appid = "wx-app";
-    e.order_no = order_no;
-    e.trade_state = state;
-    return e;
-  }
-  admin::LogCounts Counts(const std::string& order_no) {
-    return OQ_UNWRAP(admin::CountLogRows(pool(), order_no));
-  }
-  domain::RechargeOrder Order(const std::string& order_no) {
-    MysqlRechargeRepository repo(pool());
-    return OQ_UNWRAP(repo.GetOrder(order_no));
-  }
   int64_t Balance(int64_t user) {
     MysqlRechargeRepository repo(pool());
     return OQ_UNWRAP(repo.GetBalance(user));
@@ -104,10 +60,6 @@ class LifecycleStorageTest : public storage_test::StorageTest {
     }));
     return n;
   }
-  // Sessions of this test's database inside a locking read right now (a session waiting for a
-  // row lock shows its statement, state "Statistics" or "Sending data", in the process list; the
-  // holder meanwhile sleeps between statements). INNODB_TRX does not always list a waiter that
-  // is still in the optimizer's const-row lookup, so it is not used.
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@
 #include "storage/recharge_repository.h"
 #include "storage/recharge_routines.h"
 #include "storage/sql_util.h"
+#include "tests/integration/storage/recharge_storage_test.h"
 #include "tests/integration/storage/storage_test_util.h"
 #include "tests/support/storage_admin.h"
 
@@ -37,10 +38,10 @@ using storage_test::LockingReadsInProgress;
 using storage_test::RowLockHolder;
 using storage_test::WaitFor;
 
-class RoundTripsTest : public storage_test::StorageTest {
+class RoundTripsTest : public storage_test::RechargeStorageTest {
  protected:
   void SetUp() override {
-    StorageTest::SetUp();
+    RechargeStorageTest::SetUp();
     if (HasFatalFailure()) return;
     auto one = db_->NewPool(1, absl::Seconds(30));
     ASSERT_TRUE(one.ok()) << one.status();
@@ -48,29 +49,6 @@ class RoundTripsTest : public storage_test::StorageTest {
     repo_ = std::make_unique<MysqlRechargeRepository>(*one_);
   }
 
-  int64_t NewUser(const std::string& openid, int64_t balance) {
-    return OQ_UNWRAP(admin::CreateUser(pool(), "wx-app", openid, openid, balance));
-  }
-  void NewOrder(const std::string& order_no, int64_t user, int64_t amount) {
-    domain::RechargeOrder o;
-    o.order_no = order_no;
-    o.user_id = user;
-    o.appid = "wx-app";
-    o.mchid = "1230000109";
-    o.amount_fen = amount;
-    o.state = RechargeState::kNotPay;
-    o.created_at = absl::UnixEpoch();
-    OQ_ASSERT_OK(admin::CreateRechargeOrder(pool(), o));
-  }
-  static domain::QueryLogEntry LogRow(const std::string& order_no, const std::string& state) {
-    domain::QueryLogEntry e;
-    e.user_id = 1;
-    e.appid = "wx-app";
-    e.order_no = order_no;
-    e.trade_state = state;
-    e.latency_ms = 12;
-    return e;
-  }
   // What the query path writes after the provider said NOTPAY about a NOTPAY order.
   static domain::QueryOutcome StillNotPaid(const std::string& order_no, absl::Time asked) {
     domain::QueryOutcome o;
@@ -88,16 +66,8 @@ class RoundTripsTest : public storage_test::StorageTest {
     o.expect_state = RechargeState::kNotPay;
     o.expect_credited = false;
     o.queried_at = absl::Now();
-    domain::StateChange c;
-    c.order_no = order_no;
-    c.to = RechargeState::kSuccess;
-    c.trade_state = "SUCCESS";
-    c.transaction_id = absl::StrCat("wx-", order_no);
+    domain::StateChange c = PaidFromNotPay(order_no);
     c.paid_at = absl::Now() - absl::Seconds(5);
-    c.reason = "wechat trade_state SUCCESS (test)";
-    c.credit = true;
-    c.from = RechargeState::kNotPay;
-    c.from_credited = false;
     o.change = c;
     return o;
   }
@@ -124,13 +94,6 @@ class RoundTripsTest : public storage_test::StorageTest {
       c.Execute(sql);
       return absl::OkStatus();
     }));
-  }
-  admin::LogCounts Counts(const std::string& order_no) {
-    return OQ_UNWRAP(admin::CountLogRows(pool(), order_no));
-  }
-  domain::RechargeOrder Order(const std::string& order_no) {
-    MysqlRechargeRepository repo(pool());
-    return OQ_UNWRAP(repo.GetOrder(order_no));
   }
   std::optional<std::string> ProcedureComment() {
     std::optional<std::string> comment;
@@ -304,7 +267,7 @@ TEST_F(RoundTripsTest, PollingWriteBlockedOnTheRowLockWhileAnotherSessionClosesI
     result = repo_->RecordOutcome(StillNotPaid("RC1", absl::Now()));
     writer_done = true;
   });
-  // The CALL really waits on the lock: InnoDB lists a transaction of this database waiting.
+  // The CALL really waits on the lock: the process list shows its locking read running.
   const bool waiting = WaitFor([&] { return LockingReadsInProgress(*db_) >= 1; });
   EXPECT_TRUE(waiting) << "the CALL never waited for the row lock";
   EXPECT_FALSE(writer_done.load()) << "the CALL finished while the row was locked";

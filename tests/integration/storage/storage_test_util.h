@@ -93,7 +93,10 @@ bool WaitFor(F done, absl::Duration limit = absl::Seconds(20)) {
 }
 
 // Statements of `db`'s sessions that are running a locking read (`... FOR UPDATE`) right now,
-// waiting on a row lock included, as the server's process list shows them; -1 when unknown.
+// waiting on a row lock included, as the server's process list shows them; -1 when unknown. A
+// session waiting for a row lock shows its statement (state "Statistics" or "Sending data"); the
+// holder meanwhile sleeps between statements. INNODB_TRX is not used: it does not always list a
+// waiter that is still in the optimizer's const-row lookup.
 inline int64_t LockingReadsInProgress(test_support::TestDatabase& db) {
   int64_t n = -1;
   OQ_EXPECT_OK(storage::WithConnection(db.admin_pool(), [&](storage::Connection& c) {
