@@ -10,7 +10,6 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "server/common/log.h"
 #include "storage/recharge_routines.h"
 #include "storage/recharge_rows.h"
@@ -41,8 +40,8 @@ const std::string kSelectOrderForUpdate = absl::StrCat(kSelectOrder, " FOR UPDAT
 // Everything one query needs in one round trip: session, balance, order, and the balance right
 // after this order's credit (its RECHARGE ledger row).
 const std::string kSelectQueryView = absl::StrCat(
-    "SELECT s.user_id, s.appid, s.expires_at, u.amount, l.amount_after, o.",
-    absl::StrReplaceAll(kOrderColumns, {{", ", ", o."}}),
+    "SELECT s.user_id, s.appid, s.expires_at, u.amount, l.amount_after, ",
+    internal::OrderColumnsOf("o"),
     " FROM t_user_session s LEFT JOIN t_user u ON u.id = s.user_id"
     " LEFT JOIN t_recharge_order o ON o.order_no = ?"
     " LEFT JOIN t_user_amount_log l ON l.order_no = o.order_no AND l.entry_type = 'RECHARGE'"
@@ -189,8 +188,9 @@ absl::StatusOr<std::optional<domain::ApplyResult>> RecordUnchangedInOneCall(
             said = GetString(rs, 1);
             if (said == "missing") return;
             result.order = ReadOrder(rs, internal::kRecordQueryOrderColumn);
-            result.balance_fen =
-                GetOptionalInt64(rs, internal::kRecordQueryOrderColumn + 15).value_or(0);
+            result.balance_fen = GetOptionalInt64(rs, internal::kRecordQueryOrderColumn +
+                                                          internal::kOrderColumnCount)
+                                     .value_or(0);
           });
         } catch (const sql::SQLException& e) {
           if (e.getErrorCode() != kNoSuchProcedure) throw;

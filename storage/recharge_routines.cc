@@ -7,7 +7,6 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "server/common/log.h"
 #include "storage/recharge_rows.h"
 #include "storage/sha256.h"
@@ -23,8 +22,7 @@ namespace {
 // pool's strict mode). Any error rolls the whole transaction back and reaches the caller; a
 // deadlock (1213) or lock wait timeout (1205) is the caller's to retry.
 std::string RecordQueryText() {
-  const std::string order_cols =
-      absl::StrCat("o.", absl::StrReplaceAll(internal::kOrderColumns, {{", ", ", o."}}));
+  const std::string order_cols = internal::OrderColumnsOf("o");
   return absl::StrCat(
       "(\n"
       "  IN p_order_no VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,\n"

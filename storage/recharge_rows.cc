@@ -3,9 +3,15 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "storage/sql_util.h"
 
 namespace orderquery::storage::internal {
+
+std::string OrderColumnsOf(absl::string_view alias) {
+  const std::string dot = absl::StrCat(alias, ".");
+  return absl::StrCat(dot, absl::StrReplaceAll(kOrderColumns, {{", ", absl::StrCat(", ", dot)}}));
+}
 
 domain::RechargeOrder ReadOrder(const sql::ResultSet& rs, unsigned int first) {
   const unsigned int k = first - 1;

@@ -5,6 +5,9 @@
 
 #include <cppconn/resultset.h>
 
+#include <string>
+
+#include "absl/strings/string_view.h"
 #include "server/domain/recharge.h"
 
 namespace orderquery::storage::internal {
@@ -12,6 +15,10 @@ namespace orderquery::storage::internal {
 inline constexpr char kOrderColumns[] =
     "order_no, user_id, appid, mchid, sub_mchid, amount, status, trade_state, transaction_id,"
     " paid_at, credited, last_queried_at, created_at, next_check_at, check_attempts";
+// How many columns kOrderColumns names (what follows them starts this many columns later).
+inline constexpr unsigned int kOrderColumnCount = 15;
+// kOrderColumns, each qualified by a table alias: "o.order_no, o.user_id, ...".
+std::string OrderColumnsOf(absl::string_view alias);
 
 // Reads the order columns (kOrderColumns) starting at column `first`. Throws ValueError for a
 // status this service does not know.
