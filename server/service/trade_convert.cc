@@ -5,12 +5,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/payment/tradeapi/decoder.h"
 
 namespace orderquery::service {
 namespace {
 
 std::string TimeText(const std::optional<absl::Time>& t) {
-  return t ? absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", *t, absl::UTCTimeZone()) : std::string();
+  return t ? payment::tradeapi::FormatRfc3339Utc(*t) : std::string();
 }
 
 absl::Status ReadTime(const std::string& text, absl::string_view field,
