@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/domain/recharge.h"
 #include "storage/recharge_repository.h"
+#include "tests/integration/storage/recharge_storage_test.h"
 #include "tests/integration/storage/storage_test_util.h"
 #include "tests/support/storage_admin.h"
 
@@ -23,22 +24,8 @@ namespace {
 using domain::RechargeState;
 using ::testing::HasSubstr;
 
-class ExactlyOnceTest : public storage_test::StorageTest {
+class ExactlyOnceTest : public storage_test::RechargeStorageTest {
  protected:
-  int64_t NewUser(const std::string& openid, int64_t balance) {
-    return OQ_UNWRAP(admin::CreateUser(pool(), "wx-app", openid, openid, balance));
-  }
-  void NewOrder(const std::string& order_no, int64_t user, int64_t amount,
-                RechargeState state = RechargeState::kNotPay) {
-    domain::RechargeOrder o;
-    o.order_no = order_no;
-    o.user_id = user;
-    o.appid = "wx-app";
-    o.mchid = "1230000109";
-    o.amount_fen = amount;
-    o.state = state;
-    OQ_ASSERT_OK(admin::CreateRechargeOrder(pool(), o));
-  }
   static domain::StateChange Paid(const std::string& order_no) {
     domain::StateChange c;
     c.order_no = order_no;
@@ -49,9 +36,6 @@ class ExactlyOnceTest : public storage_test::StorageTest {
     c.reason = "wechat trade_state=SUCCESS";
     c.credit = true;
     return c;
-  }
-  admin::LogCounts Counts(const std::string& order_no) {
-    return OQ_UNWRAP(admin::CountLogRows(pool(), order_no));
   }
 };
 

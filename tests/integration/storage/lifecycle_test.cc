@@ -8,7 +8,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <map>
 #include <optional>
 #include <set>
@@ -32,9 +31,7 @@ namespace {
 using domain::RechargeState;
 using internal::BindString;
 using internal::Query;
-using storage_test::LockingReadsInProgress;
 using storage_test::RowLockHolder;
-using storage_test::WaitFor;
 
 // A fixed instant, so that schedule times are exact.
 absl::Time T0() {
@@ -74,7 +71,6 @@ TEST_F(LifecycleStorageTest, WriteBlockedOnTheRowLockWhileAnotherSessionRefundsI
   auto other = db_->NewPool(2, absl::Seconds(30));
   ASSERT_TRUE(other.ok()) << other.status();
 
-  std::atomic<bool> writer_done{false};
   RowLockHolder holder(**other, "RACE1", /*to=*/"REFUND", /*expect=*/"NOTPAY");
   ASSERT_TRUE(holder.WaitLocked()) << "the second session never locked";
 
@@ -87,18 +83,12 @@ TEST_F(LifecycleStorageTest, WriteBlockedOnTheRowLockWhileAnotherSessionRefundsI
   outcome.expect_credited = false;
   outcome.queried_at = absl::Now();
   absl::StatusOr<domain::ApplyResult> result = absl::UnknownError("not run");
-  std::thread writer([&] {
-    result = repo.RecordOutcome(outcome);
-    writer_done = true;
-  });
-
+  const RowLockHolder::Contended c =
+      holder.WriteWhileLocked(*db_, [&] { result = repo.RecordOutcome(outcome); });
   // The write really waits on the lock (it is not merely slow).
-  const bool waiting = WaitFor([&] { return LockingReadsInProgress(*db_) >= 1; });
-  EXPECT_TRUE(waiting) << "RecordOutcome never waited for the row lock";
-  EXPECT_FALSE(writer_done.load()) << "RecordOutcome finished while the row was locked";
-  const absl::Status holder_status = holder.Release();
-  writer.join();
-  OQ_ASSERT_OK(holder_status);
+  EXPECT_TRUE(c.waited) << "RecordOutcome never waited for the row lock";
+  EXPECT_FALSE(c.finished_early) << "RecordOutcome finished while the row was locked";
+  OQ_ASSERT_OK(c.holder);
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->conflict);

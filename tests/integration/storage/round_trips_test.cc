@@ -9,12 +9,10 @@
 #include <cppconn/resultset.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -34,9 +32,7 @@ namespace {
 using domain::RechargeState;
 using internal::BindString;
 using internal::Query;
-using storage_test::LockingReadsInProgress;
 using storage_test::RowLockHolder;
-using storage_test::WaitFor;
 
 class RoundTripsTest : public storage_test::RechargeStorageTest {
  protected:
@@ -258,22 +254,16 @@ TEST_F(RoundTripsTest, PollingWriteBlockedOnTheRowLockWhileAnotherSessionClosesI
   auto other = db_->NewPool(2, absl::Seconds(30));
   ASSERT_TRUE(other.ok()) << other.status();
 
-  std::atomic<bool> writer_done{false};
   RowLockHolder holder(**other, "RC1", /*to=*/"CLOSED");
   ASSERT_TRUE(holder.WaitLocked()) << "the second session never locked";
 
   absl::StatusOr<domain::ApplyResult> result = absl::UnknownError("not run");
-  std::thread writer([&] {
-    result = repo_->RecordOutcome(StillNotPaid("RC1", absl::Now()));
-    writer_done = true;
-  });
+  const RowLockHolder::Contended c = holder.WriteWhileLocked(
+      *db_, [&] { result = repo_->RecordOutcome(StillNotPaid("RC1", absl::Now())); });
   // The CALL really waits on the lock: the process list shows its locking read running.
-  const bool waiting = WaitFor([&] { return LockingReadsInProgress(*db_) >= 1; });
-  EXPECT_TRUE(waiting) << "the CALL never waited for the row lock";
-  EXPECT_FALSE(writer_done.load()) << "the CALL finished while the row was locked";
-  const absl::Status holder_status = holder.Release();
-  writer.join();
-  OQ_ASSERT_OK(holder_status);
+  EXPECT_TRUE(c.waited) << "the CALL never waited for the row lock";
+  EXPECT_FALSE(c.finished_early) << "the CALL finished while the row was locked";
+  OQ_ASSERT_OK(c.holder);
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->conflict);

@@ -166,6 +166,29 @@ class RowLockHolder {
     return status_;
   }
 
+  // What happened to a write run against the locked row (WriteWhileLocked).
+  struct Contended {
+    bool waited = false;          // its locking read was seen waiting in `db`'s process list
+    bool finished_early = false;  // it returned while the row was still locked
+    absl::Status holder;          // the holder's own transaction, released afterwards
+  };
+  // Runs `write` on its own thread while this holder keeps the row locked, watches it wait on
+  // the lock, then releases the holder and joins the write.
+  template <typename F>
+  Contended WriteWhileLocked(test_support::TestDatabase& db, F write) {
+    std::atomic<bool> done{false};
+    std::thread writer([&] {
+      write();
+      done = true;
+    });
+    Contended c;
+    c.waited = WaitFor([&] { return LockingReadsInProgress(db) >= 1; });
+    c.finished_early = done.load();
+    c.holder = Release();
+    writer.join();
+    return c;
+  }
+
  private:
   std::atomic<bool> locked_{false}, release_{false};
   absl::Status status_ = absl::UnknownError("not run");
